@@ -1,0 +1,3 @@
+"""Statistics dashboards for InvenioRDM."""
+
+__version__ = "0.1.0"

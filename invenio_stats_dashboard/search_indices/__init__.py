@@ -1,0 +1,1 @@
+"""Search index templates and explicit mappings of the stats dashboard."""

@@ -1,0 +1,1 @@
+"""Explicit index-creation bodies of the two bookmark indices."""

@@ -1,0 +1,1 @@
+"""Composable OpenSearch index templates, one package per template."""

@@ -1,0 +1,1 @@
+"""Composable copy of InvenioRDM's record-view aggregation template."""

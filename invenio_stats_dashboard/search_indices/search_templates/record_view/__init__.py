@@ -1,0 +1,1 @@
+"""Index template for enriched record-view events."""

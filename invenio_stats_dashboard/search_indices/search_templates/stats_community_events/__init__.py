@@ -1,0 +1,1 @@
+"""Index template for community membership events."""

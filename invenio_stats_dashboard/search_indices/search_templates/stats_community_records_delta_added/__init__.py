@@ -1,0 +1,1 @@
+"""Index template for record deltas, added basis."""

@@ -1,0 +1,1 @@
+"""Index template for record snapshots, published basis (reserved)."""

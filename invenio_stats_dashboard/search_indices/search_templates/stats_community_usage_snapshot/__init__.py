@@ -1,0 +1,1 @@
+"""Index template for daily usage snapshots."""
