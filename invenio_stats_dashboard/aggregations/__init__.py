@@ -1,0 +1,1 @@
+"""Aggregators that write the daily statistics documents (04)."""

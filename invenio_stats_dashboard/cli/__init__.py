@@ -1,0 +1,39 @@
+"""The ``invenio community-stats`` command tree (06)."""
+
+import click
+from flask import current_app
+from flask.cli import ScriptInfo, with_appcontext
+
+from ..proxies import EXTENSION_KEY
+
+APP_FREE_GROUPS = frozenset({"processes"})
+"""Sub-groups that run without the app, so they work while services are down (06 §1)."""
+
+
+@click.group(name="community-stats")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Statistics dashboards: community events, usage events, aggregation, cache."""
+    if ctx.invoked_subcommand in APP_FREE_GROUPS:
+        return
+    ctx.invoke(_require_enabled)
+
+
+@with_appcontext
+def _require_enabled() -> None:
+    """Stop with exit 1 when the master switch is off (07 §1.6)."""
+    ext = current_app.extensions.get(EXTENSION_KEY)
+    if ext is None or not ext.enabled:
+        click.echo(
+            "Error: refused: invenio-stats-dashboard is disabled "
+            "(COMMUNITY_STATS_ENABLED is False)",
+            err=True,
+        )
+        raise click.exceptions.Exit(1)
+
+
+def main() -> None:
+    """Console script: run the tree inside the instance's InvenioRDM UI app (09 §2)."""
+    from invenio_app.factory import create_ui
+
+    cli.main(prog_name="community-stats", obj=ScriptInfo(create_app=create_ui))

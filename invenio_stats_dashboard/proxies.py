@@ -1,0 +1,19 @@
+"""Proxies to the extension's objects on the current app (09 §6)."""
+
+from flask import current_app
+from werkzeug.local import LocalProxy
+
+EXTENSION_KEY = "invenio-stats-dashboard"
+
+
+def _extension():
+    try:
+        return current_app.extensions[EXTENSION_KEY]
+    except KeyError:
+        raise RuntimeError(
+            "invenio-stats-dashboard is not installed on this app"
+        ) from None
+
+
+current_community_stats = LocalProxy(_extension)
+"""The :class:`~invenio_stats_dashboard.ext.InvenioStatsDashboard` of the current app."""

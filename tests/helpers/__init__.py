@@ -1,0 +1,1 @@
+"""Test helpers: service URLs, fixtures and factories shared by every test package."""
