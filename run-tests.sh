@@ -36,7 +36,7 @@ run_step() {
   local name="$1" t0 rc; shift
   t0=$(date +%s)
   echo "=== $name"
-  set +e; "$@"; rc=$?; set -e
+  rc=0; "$@" || rc=$?
   STEPS+=("$name"); DURATIONS+=($(( $(date +%s) - t0 )))
   if [ $rc -eq 0 ]; then RESULTS+=("ok"); else RESULTS+=("FAILED ($rc)"); FAILED=1; fi
   return 0
@@ -55,19 +55,22 @@ system_packages() {
     sudo -n true 2>/dev/null || { echo "run: sudo apt-get update && sudo apt-get install -y ${need[*]}" >&2; return 1; }
     sudo="sudo -n"
   fi
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  $sudo apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 }
 
 python_env() {
   # Reinstall only when pyproject.toml or the constraints change (stamp file).
   local stamp="$VENV/.stamp" sum
   sum="$(cat pyproject.toml constraints-tests.txt | sha256sum | cut -d' ' -f1)-$("$PYTHON" -V 2>&1)"
-  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  # Steps run inside `||`, where errexit is off: every command checks its own status.
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV" || return 1
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
     echo "virtualenv up to date"; return 0
   fi
-  "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
-  "$VENV/bin/python" -m pip install -q -c constraints-tests.txt -e ".[tests,dev,docs]"
+  "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel || return 1
+  "$VENV/bin/python" -m pip install -q -c constraints-tests.txt -e ".[tests,dev,docs]" \
+    || return 1
   echo "$sum" >"$stamp"
 }
 
@@ -95,12 +98,10 @@ PYTEST_PASSED=0 PYTEST_FAILED=0
 python_tests() {
   local rc=0
   eval "$(bash scripts/services.sh env)"
-  set +e
+  rm -f "$LOGS/pytest.xml"
   "$VENV/bin/python" -m pytest --junitxml="$LOGS/pytest.xml" \
     --cov=invenio_stats_dashboard --cov-report=term --cov-report="xml:$LOGS/coverage.xml" \
-    "${PYTEST_ARGS[@]}" 2>&1 | tee "$LOGS/pytest.log"
-  rc=${PIPESTATUS[0]}
-  set -e
+    "${PYTEST_ARGS[@]}" 2>&1 | tee "$LOGS/pytest.log" || rc=$?
   if [ -f "$LOGS/pytest.xml" ]; then
     read -r PYTEST_PASSED PYTEST_FAILED < <("$VENV/bin/python" - "$LOGS/pytest.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET

@@ -10,6 +10,7 @@ import secrets
 
 import pytest
 from helpers.services import redis_url
+from helpers.webpack import EmptyManifestLoader
 
 pytest_plugins = ("helpers.fixtures", "helpers.factory_fixtures")
 
@@ -52,6 +53,7 @@ def app_config(app_config):
         STATS_CACHE_REDIS_DB=REDIS_DBS["stats_cache"],
         STATS_AGG_REGISTRY_REDIS_DB=REDIS_DBS["agg_registry"],
         THEME_FRONTPAGE=False,
+        WEBPACKEXT_MANIFEST_LOADER=EmptyManifestLoader,
     )
     return app_config
 

@@ -1011,7 +1011,10 @@ def evaluate(node):
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Dict):
-        return {evaluate(k): evaluate(v) for k, v in zip(node.keys, node.values, strict=True)}
+        return {
+            evaluate(k): evaluate(v)
+            for k, v in zip(node.keys, node.values, strict=True)
+        }
     if isinstance(node, ast.List):
         return [evaluate(e) for e in node.elts]
     if isinstance(node, ast.Tuple):
