@@ -76,3 +76,27 @@ def test_index_init_with_flag_true(base_app, database, cli):
         upstream = _rdm_template("aggr_record_view")["mappings"]
         assert mapping["dynamic"] == upstream["dynamic"] == "strict"
         assert mapping["properties"] == upstream["properties"]
+
+
+def test_app_starts_while_search_is_down(app_config, caplog):
+    """09 §9 #9: finalize logs and carries on when OpenSearch does not answer."""
+    import logging
+    import socket
+
+    from invenio_app.factory import create_app
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = {
+        **app_config,
+        "SEARCH_INDEX_PREFIX": f"{SESSION_PREFIX}down-",
+        "SEARCH_HOSTS": [{"host": "127.0.0.1", "port": port}],
+    }
+    with caplog.at_level(logging.WARNING, logger="invenio_stats_dashboard"):
+        down = create_app(**config)
+    assert down.extensions["invenio-stats-dashboard"]._search_ready is False
+    assert any(
+        "index templates not installed at startup" in r.getMessage()
+        for r in caplog.records
+    )
