@@ -2,17 +2,6 @@
 
 import pytest
 
-TEMPLATE_CREATED_PATTERNS = ("events-stats-*", "stats-*", "backup-*")
-"""Index patterns (without prefix) created from templates or by the extension."""
-
-
-def delete_template_created_indices(client, prefix: str) -> None:
-    """Delete the indices pytest-invenio's ``search_clear`` leaves behind."""
-    patterns = ",".join(f"{prefix}{pattern}" for pattern in TEMPLATE_CREATED_PATTERNS)
-    client.indices.delete(
-        index=patterns, ignore_unavailable=True, allow_no_indices=True
-    )
-
 
 @pytest.fixture(scope="module")
 def stats_dashboard(base_app):
@@ -23,10 +12,11 @@ def stats_dashboard(base_app):
 @pytest.fixture()
 def stats_templates(app, search_clear, stats_dashboard):
     """Put the extension's search setup; delete template-created indices afterwards."""
-    prefix = app.config["SEARCH_INDEX_PREFIX"]
+    from helpers.factory_fixtures import delete_stats_indices
+
     stats_dashboard.ensure_search_setup(force=True)
     yield search_clear
-    delete_template_created_indices(search_clear, prefix)
+    delete_stats_indices()
 
 
 @pytest.fixture(scope="module")
