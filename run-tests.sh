@@ -87,6 +87,7 @@ static_checks() {
   local rc=0
   "$VENV/bin/ruff" check invenio_stats_dashboard tests || rc=1
   "$VENV/bin/ruff" format --check invenio_stats_dashboard tests || rc=1
+  "$VENV/bin/mypy" invenio_stats_dashboard || rc=1
   return $rc
 }
 

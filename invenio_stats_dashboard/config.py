@@ -144,7 +144,7 @@ STATS_DASHBOARD_DEFAULT_RANGE_OPTIONS = {
 }
 """Initial date-range period id for each granularity."""
 
-STATS_DASHBOARD_UI_SUBCOUNTS = {
+STATS_DASHBOARD_UI_SUBCOUNTS: dict[str, dict[str, Any]] = {
     "resource_types": {},
     "subjects": {},
     "languages": {},
@@ -943,13 +943,13 @@ STATS_DATA_SERIES_AVG_DOC_BYTES = 2048
 
 # Empty for now: the 15 query entries (05 §6) are added with the API issue,
 # when their query classes exist.
-COMMUNITY_STATS_QUERIES = {}
+COMMUNITY_STATS_QUERIES: dict[str, Any] = {}
 """Query registry (name -> ``cls``, ``params``, ``permission_factory``) merged into
 ``STATS_QUERIES``; the API accepts only these names."""
 
 # Empty for now: the serializers (JSON, brotli/gzip JSON, CSV, XLSX, XML) are
 # added with the API issue.
-COMMUNITY_STATS_SERIALIZERS = {}
+COMMUNITY_STATS_SERIALIZERS: dict[str, Any] = {}
 """Content negotiation of the API POST: MIME type -> serializer."""
 
 # ---------------------------------------------------------------------------

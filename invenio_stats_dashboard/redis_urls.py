@@ -97,10 +97,11 @@ def stats_cache_redis_url(config: Mapping[str, Any]) -> str:
     url = config.get("STATS_CACHE_REDIS_URL")
     if is_unset(url):
         base = config.get("CACHE_REDIS_URL")
-        return redis_url_with_db(DEFAULT_REDIS_URL if is_unset(base) else base, db)
+        return redis_url_with_db(DEFAULT_REDIS_URL if is_unset(base) else str(base), db)
+    url = str(url).strip()
     if redis_url_db(url) is None:
         return redis_url_with_db(url, db)
-    return url.strip()
+    return url
 
 
 def agg_registry_redis_url(config: Mapping[str, Any]) -> str:

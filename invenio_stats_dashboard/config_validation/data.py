@@ -132,10 +132,10 @@ def check_scalars(config: Config, errors: list[str]) -> None:
     for name, (low, high, allow_none) in INT_RULES.items():
         if name in config:
             config[name] = check_int(config[name], name, errors, low, high, allow_none)
-    for name, (low, high, exclusive) in NUMBER_RULES.items():
+    for name, (lower, upper, exclusive) in NUMBER_RULES.items():
         if name in config:
             config[name] = check_number(
-                config[name], name, errors, low, high, exclusive
+                config[name], name, errors, lower, upper, exclusive
             )
     for name in TEXT_VARIABLES:
         if name in config:
@@ -148,7 +148,7 @@ def check_scalars(config: Config, errors: list[str]) -> None:
     for low_name, name, high_name in ORDER_RULES:
         values = [config.get(n) for n in (low_name, name, high_name)]
         if all(is_number(v) for v in values) and not (
-            values[0] <= values[1] <= values[2]
+            values[0] <= values[1] <= values[2]  # type: ignore[operator]
         ):
             errors.append(
                 f"{name}: must lie between {low_name} ({values[0]}) and "
@@ -194,7 +194,7 @@ def check_locks(config: Config, errors: list[str]) -> None:
     value = config.get(name, {})
     if not check_mapping(value, name, errors):
         return
-    shipped = defaults.STATS_DASHBOARD_LOCK_CONFIG
+    shipped: dict[str, Any] = defaults.STATS_DASHBOARD_LOCK_CONFIG
     merged: dict[str, Any] = {"enabled": value.get("enabled", True)}
     merged["enabled"] = check_bool(merged["enabled"], where(name, "enabled"), errors)
     for key in value:

@@ -19,6 +19,7 @@ from .primitives import (
     check_text,
     is_text,
     show,
+    unknown,
     where,
 )
 from .subcounts import SUBCOUNT_NAMES
@@ -197,15 +198,9 @@ def check_range_options(
     for granularity, period in value.items():
         path = where(name, granularity)
         if granularity not in GRANULARITIES:
-            errors.append(
-                f"{path}: unknown granularity, expected one of "
-                f"{', '.join(GRANULARITIES)}"
-            )
+            errors.append(unknown(path, "granularity", GRANULARITIES))
         elif period not in RANGE_OPTION_IDS:
-            errors.append(
-                f"{path}: unknown period id, expected one of "
-                f"{', '.join(RANGE_OPTION_IDS)}, got {show(period)}"
-            )
+            errors.append(unknown(path, "period id", RANGE_OPTION_IDS, got=period))
     return {**shipped, **value}
 
 
@@ -217,10 +212,7 @@ def check_ui_subcounts(value: Any, errors: list[str]) -> None:
     for key, options in value.items():
         path = where(name, key)
         if key not in UI_SUBCOUNT_KEYS:
-            errors.append(
-                f"{path}: unknown subcount, expected one of "
-                f"{', '.join(sorted(UI_SUBCOUNT_KEYS))}"
-            )
+            errors.append(unknown(path, "subcount", sorted(UI_SUBCOUNT_KEYS)))
             continue
         if not check_mapping(options, path, errors):
             continue

@@ -7,7 +7,7 @@ to an error list and returns the (possibly normalised) value.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask_babel.speaklater import LazyString
@@ -142,6 +142,12 @@ def check_text(value: Any, path: str, errors: list[str]) -> Any:
     return value
 
 
+def unknown(path: str, what: str, choices: Iterable[Any], got: Any = None) -> str:
+    """Return the message for a value that is not among ``choices``."""
+    message = f"{path}: unknown {what}, expected one of {', '.join(choices)}"
+    return message if got is None else f"{message}, got {show(got)}"
+
+
 def check_choice(
     value: Any, path: str, errors: list[str], choices: tuple[str, ...]
 ) -> Any:
@@ -165,10 +171,7 @@ def check_keys(
     """Record one error per key of ``value`` that is not in ``allowed``."""
     for key in value:
         if key not in allowed:
-            errors.append(
-                f"{where(path, key)}: unknown key, expected one of "
-                f"{', '.join(sorted(allowed))}"
-            )
+            errors.append(unknown(where(path, key), "key", sorted(allowed)))
 
 
 def to_plain(value: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .primitives import check_mapping, show, where
+from .primitives import check_mapping, show, unknown, where
 
 NAME = "STATS_DASHBOARD_COMPONENT_METRICS_REGISTRY"
 
@@ -59,10 +59,7 @@ def check_registry(value: Any, known: Iterable[str] | None = None) -> list[str]:
         path = where(NAME, category)
         metrics = CATEGORY_METRICS.get(category)
         if metrics is None:
-            errors.append(
-                f"{path}: unknown category, expected one of "
-                f"{', '.join(CATEGORY_METRICS)}"
-            )
+            errors.append(unknown(path, "category", CATEGORY_METRICS))
             continue
         if not check_mapping(series_map, path, errors):
             continue
@@ -77,8 +74,7 @@ def check_registry(value: Any, known: Iterable[str] | None = None) -> list[str]:
                 metric_path = where(series_path, metric)
                 if metric not in metrics:
                     errors.append(
-                        f"{metric_path}: unknown metric for {category}, "
-                        f"expected one of {', '.join(sorted(metrics))}"
+                        unknown(metric_path, f"metric for {category}", sorted(metrics))
                     )
                     continue
                 errors.extend(_check_components(components, metric_path, names))

@@ -6,7 +6,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from ..usage_events.extraction import MAPPED_EVENT_FIELDS, resolve_extractor
-from .primitives import check_choice, check_mapping, check_text, show, where
+from .primitives import check_choice, check_mapping, check_text, show, unknown, where
 
 NAME = "COMMUNITY_STATS_SUBCOUNTS"
 
@@ -86,10 +86,7 @@ def _check_spec(spec: Any, path: str, errors: list[str]) -> None:
         return
     for key in spec:
         if key not in SPEC_KEYS:
-            errors.append(
-                f"{where(path, key)}: unknown key, expected one of "
-                f"{', '.join(sorted(SPEC_KEYS))}"
-            )
+            errors.append(unknown(where(path, key), "key", sorted(SPEC_KEYS)))
     check_text(spec.get("field"), where(path, "field"), errors)
     label = spec.get("label_field")
     if label is not None and not (isinstance(label, str) and label.strip()):
@@ -116,10 +113,7 @@ def _check_side_common(
     """Check the keys, snapshot type and field specs of one side."""
     for key in side:
         if key not in allowed:
-            errors.append(
-                f"{where(path, key)}: unknown key, expected one of "
-                f"{', '.join(sorted(allowed))}"
-            )
+            errors.append(unknown(where(path, key), "key", sorted(allowed)))
     if "snapshot_type" in side:
         check_choice(
             side["snapshot_type"], where(path, "snapshot_type"), errors, SNAPSHOT_TYPES
@@ -195,10 +189,7 @@ def check_subcounts(
             )
             continue
         if name not in SUBCOUNT_NAMES:
-            errors.append(
-                f"{path}: unknown subcount name, expected one of "
-                f"{', '.join(SUBCOUNT_NAMES)}"
-            )
+            errors.append(unknown(path, "subcount name", SUBCOUNT_NAMES))
             continue
         if not check_mapping(subcount, path, errors):
             continue
