@@ -1,5 +1,6 @@
 """The extension inside InvenioRDM's own app factory (UI app + API app)."""
 
+from helpers.apps import api_app_of
 from invenio_stats.proxies import current_stats
 
 from invenio_stats_dashboard.aggregations.placeholder import (
@@ -10,11 +11,7 @@ from invenio_stats_dashboard.aggregations.placeholder import (
 def test_both_apps_carry_the_extension(base_app):
     """09 §2: the extension is on the UI app and on the API app."""
     assert base_app.extensions["invenio-stats-dashboard"].enabled is True
-    wsgi = base_app.wsgi_app
-    while not hasattr(wsgi, "mounts"):  # unwrap ProxyFix and friends
-        wsgi = wsgi.app
-    api_app = wsgi.mounts["/api"]
-    assert api_app.extensions["invenio-stats-dashboard"].enabled is True
+    assert api_app_of(base_app).extensions["invenio-stats-dashboard"].enabled is True
 
 
 def test_invenio_stats_sees_merged_registries(app):
