@@ -47,3 +47,21 @@ def test_settings_section_once(app):
     names = [f.name for f in app.config["COMMUNITIES_CUSTOM_FIELDS"]]
     assert names[:2] == ["stats:dashboard_enabled", "stats:dashboard_layout"]
     assert "stats" in app.config["COMMUNITIES_NAMESPACES"]
+
+
+def test_settings_widget_ships_in_the_webpack_bundle(app):
+    """09 §5: the ``DashboardEnabledField`` widget is in the theme bundle's folder."""
+    from pathlib import Path
+
+    from invenio_stats_dashboard.webpack import theme
+
+    (field,) = [
+        f
+        for section in app.config["COMMUNITIES_CUSTOM_FIELDS_UI"]
+        for f in section["fields"]
+        if f["field"] == "stats:dashboard_enabled"
+    ]
+    bundle_root = Path(theme.themes["semantic-ui"].path)
+    widget = bundle_root / "templates" / "custom_fields" / f"{field['ui_widget']}.js"
+    assert widget.is_file()
+    assert "export default function DashboardEnabledField" in widget.read_text()

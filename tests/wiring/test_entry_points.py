@@ -20,6 +20,9 @@ EXPECTED = {
     ("invenio_base.api_finalize_app", "invenio_stats_dashboard"): (
         "invenio_stats_dashboard.ext:api_finalize_app"
     ),
+    ("invenio_assets.webpack", "invenio_stats_dashboard_theme"): (
+        "invenio_stats_dashboard.webpack:theme"
+    ),
     ("flask.commands", "community-stats"): "invenio_stats_dashboard.cli:cli",
     ("flask.commands", "custom-fields"): (
         "invenio_stats_dashboard.cli.custom_fields:custom_fields"
