@@ -9,6 +9,11 @@ import os
 import secrets
 
 import pytest
+from helpers.isolation import (
+    broker_transport_options,
+    session_database_uri,
+    session_queues_connection_pool,
+)
 from helpers.services import redis_url
 from helpers.webpack import EmptyManifestLoader
 
@@ -19,6 +24,15 @@ SESSION_PREFIX = f"test-{secrets.token_hex(4)}-"
 
 REDIS_DBS = {"cache": 0, "broker": 1, "stats_cache": 7, "agg_registry": 8}
 """Dedicated Redis databases of the test session; only these are ever flushed."""
+
+
+@pytest.fixture(scope="module")
+def db_uri():
+    """A PostgreSQL database of this session's own (created on first use)."""
+    base = os.environ.get("SQLALCHEMY_DATABASE_URI")
+    if not base:
+        pytest.fail("SQLALCHEMY_DATABASE_URI is not set: run scripts/services.sh env")
+    return session_database_uri(base, SESSION_PREFIX)
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +58,9 @@ def app_config(app_config):
         BROKER_URL=broker,
         CELERY_BROKER_URL=broker,
         QUEUES_BROKER_URL=broker,
+        CELERY_BROKER_TRANSPORT_OPTIONS=broker_transport_options(SESSION_PREFIX),
+        QUEUES_CONNECTION_POOL=session_queues_connection_pool,
+        CACHE_KEY_PREFIX=f"cache::{SESSION_PREFIX}",
         MAIL_SUPPRESS_SEND=True,
         DATACITE_ENABLED=False,
         STATS_REGISTER_INDEX_TEMPLATES=True,
@@ -63,12 +80,18 @@ def pytest_report_header(config):
     return [
         f"search prefix: {SESSION_PREFIX}",
         f"search hosts: {os.environ.get('SEARCH_HOSTS', 'localhost:9200 (default)')}",
-        f"database: {os.environ.get('SQLALCHEMY_DATABASE_URI', 'sqlite (default)')}",
+        "database: "
+        + session_database_uri(
+            os.environ.get("SQLALCHEMY_DATABASE_URI", "postgresql:///invenio"),
+            SESSION_PREFIX,
+        ),
     ]
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Remove every index and template this session created under its prefix."""
+    """Remove what this session created: indices, templates, database, Redis keys."""
+    _drop_session_database()
+    _delete_session_redis_keys()
     import ast
 
     from opensearchpy import OpenSearch
@@ -88,3 +111,33 @@ def pytest_sessionfinish(session, exitstatus):
         client.indices.delete_template(name=f"{SESSION_PREFIX}*", ignore=404)
     except Exception as error:  # cleanup must not hide the real test result
         print(f"cleanup of {SESSION_PREFIX}* failed: {error}")
+
+
+def _drop_session_database():
+    base = os.environ.get("SQLALCHEMY_DATABASE_URI")
+    if not base:
+        return
+    from sqlalchemy_utils.functions import database_exists, drop_database
+
+    uri = session_database_uri(base, SESSION_PREFIX)
+    try:
+        if database_exists(uri):
+            drop_database(uri)
+    except Exception as error:  # cleanup must not hide the real test result
+        print(f"dropping the session database failed: {error}")
+
+
+def _delete_session_redis_keys():
+    import redis
+
+    patterns = {
+        REDIS_DBS["broker"]: f"{SESSION_PREFIX}*",
+        REDIS_DBS["cache"]: f"cache::{SESSION_PREFIX}*",
+    }
+    try:
+        for db, pattern in patterns.items():
+            client = redis.Redis.from_url(redis_url(db))
+            for key in client.scan_iter(match=pattern, count=500):
+                client.delete(key)
+    except Exception as error:  # cleanup must not hide the real test result
+        print(f"deleting the session's Redis keys failed: {error}")

@@ -24,6 +24,9 @@ FORWARDED_CONFIG = (
     "BROKER_URL",
     "CELERY_BROKER_URL",
     "QUEUES_BROKER_URL",
+    "CELERY_BROKER_TRANSPORT_OPTIONS",
+    "QUEUES_CONNECTION_POOL",
+    "CACHE_KEY_PREFIX",
     "SECRET_KEY",
     "SECURITY_PASSWORD_SALT",
     "DATACITE_ENABLED",
@@ -40,14 +43,29 @@ def write_instance_config(instance_path: Path, app_config: dict, **overrides) ->
     values.update(overrides)
     instance_path.mkdir(parents=True, exist_ok=True)
     path = instance_path / "invenio.cfg"
-    path.write_text("".join(f"{key} = {value!r}\n" for key, value in values.items()))
+    path.write_text("".join(_config_line(key, value) for key, value in values.items()))
     return path
+
+
+def _config_line(key: str, value) -> str:
+    """One ``invenio.cfg`` line; functions are imported (tests/ is on the path)."""
+    if callable(value) and hasattr(value, "__module__"):
+        return f"from {value.__module__} import {value.__name__} as {key}\n"
+    return f"{key} = {value!r}\n"
 
 
 def run_command(instance_path: Path, program: str, *args: str, timeout: float = 120):
     """Run ``program`` (``invenio`` or ``community-stats``) from this virtualenv."""
     executable = Path(sys.executable).parent / program
-    env = {**os.environ, "INVENIO_INSTANCE_PATH": str(instance_path)}
+    tests_dir = str(Path(__file__).resolve().parents[1])
+    python_path = os.pathsep.join(
+        filter(None, [tests_dir, os.environ.get("PYTHONPATH")])
+    )
+    env = {
+        **os.environ,
+        "INVENIO_INSTANCE_PATH": str(instance_path),
+        "PYTHONPATH": python_path,
+    }
     return subprocess.run(
         [str(executable), *args],
         env=env,
