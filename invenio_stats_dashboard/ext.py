@@ -7,6 +7,7 @@ from copy import deepcopy
 from flask import Flask, current_app
 
 from . import config as default_config
+from .community_events.hook_check import HookStatus, warn_if_hooks_missing
 from .config_validation import validate_config
 from .custom_fields import merge_custom_fields_config
 from .proxies import EXTENSION_KEY
@@ -40,6 +41,7 @@ class InvenioStatsDashboard:
     def __init__(self, app: Flask | None = None):
         """Extension initialisation."""
         self.enabled = False
+        self.hook_status: HookStatus | None = None
         self._search_ready = False
         if app:
             self.init_app(app)
@@ -57,6 +59,7 @@ class InvenioStatsDashboard:
             return
         self.init_beat_schedule(app)
         self.init_stats_registries(app)
+        self.hook_status = warn_if_hooks_missing(logger)
         if app.config.get("STATS_REGISTER_INDEX_TEMPLATES") is not True:
             logger.warning(TEMPLATE_FLAG_WARNING)
         _connect_task_prerun()

@@ -1,0 +1,1 @@
+"""Community membership events: who joined or left which community, and when (02)."""
