@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers.template_rows import OWN_TEMPLATES
 
 TEMPLATES_PACKAGE = "invenio_stats_dashboard.search_indices.search_templates"
 BOOKMARKS_PACKAGE = "invenio_stats_dashboard.search_indices.bookmark_mappings"
@@ -27,39 +28,6 @@ def _package_dir(dotted):
 
 TEMPLATES_DIR = _package_dir(TEMPLATES_PACKAGE)
 BOOKMARKS_DIR = _package_dir(BOOKMARKS_PACKAGE)
-
-# stem -> (python package, index/alias base name, priority, version, enriched marker)
-# (01 §2.1 rows 1-11). enriched is None when the template carries no such marker.
-OWN_TEMPLATES = {
-    "record-view-v2.0.0": ("record_view", "events-stats-record-view", 110, 2, True),
-    "file-download-v2.0.0": (
-        "file_download",
-        "events-stats-file-download",
-        110,
-        2,
-        True,
-    ),
-    "stats-community-events-v1.0.0": (
-        "stats_community_events",
-        "stats-community-events",
-        100,
-        1,
-        None,
-    ),
-}
-for _kind in ("delta", "snapshot"):
-    for _basis in ("added", "created", "published"):
-        _base = f"stats-community-records-{_kind}-{_basis}"
-        OWN_TEMPLATES[f"{_base}-v1.0.0"] = (
-            _base.replace("-", "_"),
-            _base,
-            100,
-            1,
-            None,
-        )
-for _kind in ("delta", "snapshot"):
-    _base = f"stats-community-usage-{_kind}"
-    OWN_TEMPLATES[f"{_base}-v1.0.0"] = (_base.replace("-", "_"), _base, 100, 1, None)
 
 AGGR_TEMPLATES = {
     "aggr-record-view-v1.0.0": "aggr_record_view",

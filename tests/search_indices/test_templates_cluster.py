@@ -6,53 +6,14 @@ from importlib import resources
 
 import pytest
 from helpers.documents import SAMPLES_BY_BOOKMARK_INDEX, SAMPLES_BY_TEMPLATE
+from helpers.template_rows import REGISTERED_TEMPLATES
 from opensearchpy import RequestError
 
 TEMPLATE_ROWS = {
-    # stem: (index pattern, read alias, priority, version)  -- 01 §2.1 rows 1-7
-    "record-view-v2.0.0": (
-        "events-stats-record-view-*",
-        "events-stats-record-view",
-        110,
-        2,
-    ),
-    "file-download-v2.0.0": (
-        "events-stats-file-download-*",
-        "events-stats-file-download",
-        110,
-        2,
-    ),
-    "stats-community-events-v1.0.0": (
-        "stats-community-events-*",
-        "stats-community-events",
-        100,
-        1,
-    ),
-    "stats-community-records-delta-added-v1.0.0": (
-        "stats-community-records-delta-added-*",
-        "stats-community-records-delta-added",
-        100,
-        1,
-    ),
-    "stats-community-records-snapshot-added-v1.0.0": (
-        "stats-community-records-snapshot-added-*",
-        "stats-community-records-snapshot-added",
-        100,
-        1,
-    ),
-    "stats-community-usage-delta-v1.0.0": (
-        "stats-community-usage-delta-*",
-        "stats-community-usage-delta",
-        100,
-        1,
-    ),
-    "stats-community-usage-snapshot-v1.0.0": (
-        "stats-community-usage-snapshot-*",
-        "stats-community-usage-snapshot",
-        100,
-        1,
-    ),
+    stem: (f"{base}-*", base, priority, version)
+    for stem, (_, base, priority, version, _) in REGISTERED_TEMPLATES.items()
 }
+"""stem -> (index pattern, read alias, priority, version), 01 §2.1 rows 1-7."""
 
 
 def _installed(client, name):
@@ -63,6 +24,9 @@ def _installed(client, name):
 
 def test_registered_templates_exist_exactly(app, stats_templates):
     """01-T2: names, patterns, priorities, versions, aliases and _meta, prefixed."""
+    from invenio_stats_dashboard.search_indices import templates
+
+    assert {t.stem for t in templates.REGISTERED_TEMPLATES} == set(TEMPLATE_ROWS)
     client = stats_templates
     prefix = app.config["SEARCH_INDEX_PREFIX"]
     assert prefix.startswith("test-")
