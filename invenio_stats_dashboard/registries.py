@@ -7,7 +7,6 @@ packages that every app in the process shares (09 §3 steps 7–9).
 
 import logging
 from collections.abc import Mapping
-from copy import copy
 from typing import Any
 
 from invenio_base.utils import obj_or_import_string
@@ -96,8 +95,6 @@ def _adjust_event(event_type: str, entry: Any) -> dict[str, Any]:
         else:
             builders.append(builder)
     entry["event_builders"] = builders
-    if "params" in entry:
-        entry["params"] = copy(entry["params"])
     return entry
 
 

@@ -25,18 +25,15 @@ def _communities_index():
     return dsl.Index(build_alias_name(name), using=current_search_client)
 
 
-def _field_mapped(index, field_name: str) -> bool:
-    """Tell whether ``custom_fields.<field_name>`` is in the index mapping.
+def _mapped_custom_fields(index) -> set[str]:
+    """Names under ``custom_fields`` in the index mapping (one request).
 
     Unlike upstream's ``Mapping.field_exists`` this copes with a ``custom_fields``
     object that has no properties yet.
     """
     mapping = next(iter(index.get_mapping().values()))["mappings"]
-    for part in ("custom_fields", field_name):
-        mapping = mapping.get("properties", {}).get(part)
-        if mapping is None:
-            return False
-    return True
+    custom = mapping.get("properties", {}).get("custom_fields", {})
+    return set(custom.get("properties", {}))
 
 
 def _expand_stats_fields(names: tuple[str, ...]) -> list[str]:
@@ -87,7 +84,7 @@ def init(field_names: tuple[str, ...], option_names: tuple[str, ...]) -> None:
     names = names or [field.name for field in available]
     index = _communities_index()
     try:
-        present = {name for name in names if _field_mapped(index, name)}
+        present = _mapped_custom_fields(index) & set(names)
         properties = Mapping.properties_for_fields(names, available)
         index.put_mapping(body={"properties": properties})
     except search.TransportError as error:
@@ -107,7 +104,7 @@ def exists(field_name: str | None, option_name: str | None) -> None:
     name = field_name or option_name
     if not name:
         raise click.UsageError("give the FIELD_NAME to check")
-    if _field_mapped(_communities_index(), name):
+    if name in _mapped_custom_fields(_communities_index()):
         click.echo(f"Field {name} exists")
         return
     click.echo(f"Field {name} does not exist")
