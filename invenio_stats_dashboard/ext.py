@@ -7,6 +7,7 @@ from copy import deepcopy
 from flask import Flask, current_app
 
 from . import config as default_config
+from .community_events.components import merged_component_lists
 from .community_events.hook_check import HookStatus, warn_if_hooks_missing
 from .config_validation import validate_config
 from .custom_fields import merge_custom_fields_config
@@ -59,6 +60,7 @@ class InvenioStatsDashboard:
             return
         self.init_beat_schedule(app)
         self.init_stats_registries(app)
+        app.config.update(merged_component_lists(app.config))
         self.hook_status = warn_if_hooks_missing(logger)
         if app.config.get("STATS_REGISTER_INDEX_TEMPLATES") is not True:
             logger.warning(TEMPLATE_FLAG_WARNING)

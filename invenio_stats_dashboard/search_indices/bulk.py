@@ -1,0 +1,67 @@
+"""The one bulk writer every extension writer uses.
+
+It sends all actions in as few requests as the chunk size allows, refreshes at most
+once (through the last request's ``refresh`` parameter) and raises with the failed
+items instead of logging and continuing, so callers can retry or report.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from opensearchpy.helpers import streaming_bulk
+
+CHUNK_SIZE = 1000
+
+
+class BulkWriteError(Exception):
+    """Some bulk items failed; ``errors`` holds them (at most 10 are kept)."""
+
+    def __init__(self, failed: int, errors: list[dict[str, Any]]):
+        """Keep the count and a sample of the failed items."""
+        super().__init__(f"{failed} bulk item(s) failed; first: {errors[:1]}")
+        self.failed = failed
+        self.errors = errors
+
+
+def bulk_write(
+    client,
+    actions: Iterable[dict[str, Any]],
+    *,
+    refresh: bool | str = False,
+    chunk_size: int = CHUNK_SIZE,
+) -> int:
+    """Write ``actions``; return how many succeeded; raise :class:`BulkWriteError`.
+
+    With ``refresh`` set, only the final chunk asks for it, so a run refreshes once.
+    """
+    pending = list(actions)
+    if not pending:
+        return 0
+    written = failed = 0
+    errors: list[dict[str, Any]] = []
+    for start in range(0, len(pending), chunk_size):
+        chunk = pending[start : start + chunk_size]
+        last = start + chunk_size >= len(pending)
+        params = {"refresh": _refresh_value(refresh)} if refresh and last else {}
+        for ok, item in streaming_bulk(
+            client,
+            chunk,
+            chunk_size=chunk_size,
+            raise_on_error=False,
+            raise_on_exception=True,
+            max_retries=0,
+            **params,
+        ):
+            if ok:
+                written += 1
+            else:
+                failed += 1
+                if len(errors) < 10:
+                    errors.append(item)
+    if failed:
+        raise BulkWriteError(failed, errors)
+    return written
+
+
+def _refresh_value(refresh: bool | str) -> str:
+    return "wait_for" if refresh == "wait_for" else "true"

@@ -1,0 +1,1 @@
+"""Celery tasks: thin entry points that call the capability services."""
