@@ -19,6 +19,7 @@ from .registries import (
     merge_stats_events,
 )
 from .search_indices.templates import ensure_search_setup
+from .services import CommunityStatsService
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class InvenioStatsDashboard:
         """Extension initialisation."""
         self.enabled = False
         self.hook_status: HookStatus | None = None
+        self.service: CommunityStatsService | None = None
         self._search_ready = False
         if app:
             self.init_app(app)
@@ -58,6 +60,7 @@ class InvenioStatsDashboard:
         app.config.update(merge_custom_fields_config(app.config))
         if not self.enabled:
             return
+        self.service = CommunityStatsService()
         self.init_beat_schedule(app)
         self.init_stats_registries(app)
         app.config.update(merged_component_lists(app.config))

@@ -17,3 +17,17 @@ def _extension():
 
 current_community_stats = LocalProxy(_extension)
 """The :class:`~invenio_stats_dashboard.ext.InvenioStatsDashboard` of the current app."""
+
+
+def _community_stats_service():
+    extension = _extension()
+    if not extension.enabled:
+        raise RuntimeError(
+            "invenio-stats-dashboard services are unavailable: "
+            "COMMUNITY_STATS_ENABLED is False"
+        )
+    return extension.service
+
+
+current_community_stats_service = LocalProxy(_community_stats_service)
+"""The :class:`~invenio_stats_dashboard.services.CommunityStatsService` of the app."""

@@ -37,3 +37,12 @@ def main() -> None:
     from invenio_app.factory import create_ui
 
     cli.main(prog_name="community-stats", obj=ScriptInfo(create_app=create_ui))
+
+
+from .community_events import community_events  # noqa: E402 - needs ``cli`` defined
+
+cli.add_command(community_events)
+
+from .processes import processes  # noqa: E402 - app-free group (APP_FREE_GROUPS)
+
+cli.add_command(processes)

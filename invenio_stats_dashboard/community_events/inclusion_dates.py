@@ -73,11 +73,11 @@ def accepted_times(
                         ]
                     }
                 },
-                "_source": ["id", "topic", "receiver", "updated"],
+                "_source": ["uuid", "topic", "receiver", "updated"],
             },
-            sort=[{"id": "asc"}],
+            sort=[{"uuid": "asc"}],
         ):
-            requests[hit["_source"]["id"]] = hit["_source"]
+            requests[hit["_source"]["uuid"]] = hit["_source"]
     if not requests:
         return {}
     accepted_at = _accept_log_times(client, list(requests))
@@ -110,7 +110,7 @@ def _accept_log_times(client, request_ids: list[str]) -> dict[str, datetime]:
                 },
                 "_source": ["request_id", "payload", "created"],
             },
-            sort=[{"created": "asc"}, {"id": "asc"}],
+            sort=[{"created": "asc"}, {"uuid": "asc"}],
         ):
             source = hit["_source"]
             if (source.get("payload") or {}).get("event") != "accepted":

@@ -29,10 +29,13 @@ def bulk_write(
     *,
     refresh: bool | str = False,
     chunk_size: int = CHUNK_SIZE,
+    failed_items: list[dict[str, Any]] | None = None,
 ) -> int:
-    """Write ``actions``; return how many succeeded; raise :class:`BulkWriteError`.
+    """Write ``actions`` and return how many succeeded.
 
-    With ``refresh`` set, only the final chunk asks for it, so a run refreshes once.
+    Failed items raise :class:`BulkWriteError`, unless ``failed_items`` is given: then
+    every failed item is appended to it and the caller decides. With ``refresh`` set,
+    only the final chunk asks for it, so a run refreshes once.
     """
     pending = list(actions)
     if not pending:
@@ -56,9 +59,11 @@ def bulk_write(
                 written += 1
             else:
                 failed += 1
-                if len(errors) < 10:
+                if failed_items is not None:
+                    failed_items.append(item)
+                elif len(errors) < 10:
                     errors.append(item)
-    if failed:
+    if failed and failed_items is None:
         raise BulkWriteError(failed, errors)
     return written
 

@@ -1,0 +1,270 @@
+"""``invenio community-stats community-events generate|status|generate-background``.
+
+Behaviour: 02 §5–§6; options, output and exit codes: 06 §1, §2, §6.
+"""
+
+import json
+import time
+from collections.abc import Callable
+
+import click
+from flask.cli import with_appcontext
+from invenio_search.proxies import current_search_client
+
+from ..community_events.backfill import BackfillFilters, BackfillReport
+from ..errors import TaskLockAcquisitionError
+from ..jobs.interrupt import Interrupted, Interruption
+from ..jobs.progress import ProgressBar, format_duration
+from ..proxies import current_community_stats_service
+from .options import check_record_ids, parse_date_range, resolve_communities
+from .output import fail, number
+
+PROCESS_NAME = "community-event-generation"
+FAILURES_SHOWN = 10
+
+
+def filter_options(command: Callable) -> Callable:
+    """Add the four filters shared by all three commands (06 §6)."""
+    options = [
+        click.option(
+            "--community-id",
+            "community_ids",
+            multiple=True,
+            help="UUID, slug or 'global' (repeatable). Default: all.",
+        ),
+        click.option(
+            "--record-ids",
+            multiple=True,
+            help="Record ids (repeatable, comma-separated lists accepted). "
+            "Default: all.",
+        ),
+        click.option(
+            "--start-date",
+            help="First day (YYYY-MM-DD) of record creation. Default: earliest record.",
+        ),
+        click.option(
+            "--end-date",
+            help="Last day (YYYY-MM-DD) of record creation. Default: today.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def build_filters(community_ids, record_ids, start_date, end_date) -> BackfillFilters:
+    """Check every filter before anything changes (usage errors exit 2)."""
+    start, end = parse_date_range(start_date, end_date)
+    communities = resolve_communities(community_ids, current_search_client)
+    records = check_record_ids(record_ids, current_search_client)
+    return BackfillFilters(
+        record_ids=tuple(records) if records else None,
+        community_ids=tuple(communities) if communities else None,
+        start_date=start,
+        end_date=end,
+    )
+
+
+def filter_arguments(filters: BackfillFilters) -> list[str]:
+    """Return the command-line options that reproduce ``filters``."""
+    args: list[str] = []
+    for community in filters.community_ids or ():
+        args += ["--community-id", community]
+    if filters.record_ids:
+        args += ["--record-ids", ",".join(filters.record_ids)]
+    if filters.start_date:
+        args += ["--start-date", filters.start_date.isoformat()]
+    if filters.end_date:
+        args += ["--end-date", filters.end_date.isoformat()]
+    return args
+
+
+def describe_filters(filters: BackfillFilters) -> str:
+    """One line naming the scope of the run."""
+    parts = [
+        "communities: "
+        + (
+            ", ".join(filters.community_ids)
+            if filters.community_ids
+            else "all + global"
+        ),
+        "records: " + (", ".join(filters.record_ids) if filters.record_ids else "all"),
+        f"created from: {filters.start_date or 'earliest record'}",
+        f"created to: {filters.end_date or 'today'}",
+    ]
+    return "; ".join(parts)
+
+
+@click.group(name="community-events")
+def community_events() -> None:
+    """Community membership events: backfill and status (02)."""
+
+
+@community_events.command("generate")
+@filter_options
+@click.option(
+    "--show-progress/--no-show-progress",
+    default=True,
+    show_default=True,
+    help="Show a progress bar of versions processed.",
+)
+@with_appcontext
+def generate(community_ids, record_ids, start_date, end_date, show_progress):
+    """Backfill and repair the membership log for existing records."""
+    filters = build_filters(community_ids, record_ids, start_date, end_date)
+    service = current_community_stats_service
+    click.echo(f"Filters: {describe_filters(filters)}")
+    with ProgressBar(None, "Counting", show=show_progress) as bar:
+        bar.set_total(service.count_versions(filters))
+        counted = service.count_backfill(
+            filters, on_chunk=lambda done, report: bar.update(done)
+        )
+    click.echo(
+        f"Versions needing events: {number(counted.records_needing_events)} "
+        f"of {number(counted.total_records)}; events needed: "
+        f"{number(counted.total_events_needed)}; stale memberships: "
+        f"{number(counted.stale_memberships)}; deletion flags to fix: "
+        f"{number(counted.deletion_flag_mismatches)}"
+    )
+    if counted.nothing_missing:
+        service.mark_initialized(filters)
+        click.echo("All records already have events.")
+        return
+    _run_generation(service, filters, counted.total_records, show_progress)
+
+
+def _run_generation(service, filters, total: int, show_progress: bool) -> None:
+    started = time.monotonic()
+    seen: dict[str, BackfillReport] = {}
+
+    def on_chunk(done: int, report: BackfillReport) -> None:
+        seen["report"] = report
+        bar.update(
+            done,
+            current_task="generating community events",
+            counters={
+                "versions": report.records_processed,
+                "added": report.added_written,
+                "removed": report.removed_written,
+            },
+        )
+
+    try:
+        with (
+            Interruption() as stop,
+            ProgressBar(total, "Generating", show=show_progress) as bar,
+        ):
+            report = service.run_backfill(
+                filters, on_chunk=on_chunk, checkpoint=stop.check
+            )
+    except TaskLockAcquisitionError as error:
+        fail(f"refused: {error}")
+    except Interrupted as error:
+        if "report" in seen:
+            _print_report(seen["report"], time.monotonic() - started)
+        fail(f"{error}; re-run to continue", code=error.exit_code)
+    _print_report(report, time.monotonic() - started)
+    if report.failures:
+        for record_id, reason in report.failures[:FAILURES_SHOWN]:
+            click.echo(f"  {record_id}: {reason}", err=True)
+        fail(f"failed: {number(len(report.failures))} version(s) could not be written")
+    click.echo(
+        "Next: invenio community-stats community-events status; "
+        "invenio community-stats usage-events migrate; "
+        "invenio community-stats aggregate"
+    )
+
+
+def _print_report(report: BackfillReport, seconds: float) -> None:
+    click.echo(f"Versions processed: {number(report.records_processed)}")
+    click.echo(
+        f"Events written: {number(report.new_events_created)} "
+        f"(added {number(report.added_written)}, "
+        f"removed {number(report.removed_written)})"
+    )
+    click.echo(f"Memberships already present: {number(report.old_events_found)}")
+    click.echo(f"Deletion flags fixed: {number(report.flags_fixed)}")
+    click.echo(f"Duration: {format_duration(seconds)}")
+
+
+@community_events.command("status")
+@filter_options
+@click.option(
+    "--community-details", is_flag=True, help="Show missing events per community."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@with_appcontext
+def status(community_ids, record_ids, start_date, end_date, community_details, as_json):
+    """Report what the membership log holds and lacks (read-only)."""
+    filters = build_filters(community_ids, record_ids, start_date, end_date)
+    service = current_community_stats_service
+    result = service.events_status(filters, service.count_backfill(filters))
+    if as_json:
+        click.echo(json.dumps(result, sort_keys=True))
+        return
+    click.echo(f"Scope: {describe_filters(filters)}")
+    click.echo(f"Versions in scope: {number(result['total_records'])}")
+    click.echo(f"Versions needing events: {number(result['records_needing_events'])}")
+    click.echo(f"Events needed: {number(result['total_events_needed'])}")
+    click.echo(f"Stale memberships: {number(result['stale_memberships'])}")
+    click.echo(
+        f"Deletion-flag mismatches: {number(result['deletion_flag_mismatches'])}"
+    )
+    initialized = f"yes ({result['initialized_at']})" if result["initialized"] else "no"
+    click.echo(f"Initialised: {initialized}")
+    tracking = (
+        "active"
+        if result["live_tracking_active"]
+        else f"inactive: {result['live_tracking_reason']}"
+    )
+    click.echo(f"Live membership tracking: {tracking}")
+    if community_details:
+        click.echo(f"Communities checked: {number(len(result['communities_checked']))}")
+        for scope, missing in sorted(result["community_breakdown"].items()):
+            if missing:
+                click.echo(f"  {scope}: {number(missing)} missing")
+    missing = (
+        result["total_events_needed"]
+        + result["stale_memberships"]
+        + result["deletion_flag_mismatches"]
+    )
+    if missing:
+        command = " ".join(
+            ["invenio community-stats community-events generate"]
+            + filter_arguments(filters)
+        )
+        click.echo(f"To fix: {command}")
+
+
+@community_events.command("generate-background")
+@filter_options
+@click.option(
+    "--show-progress/--no-show-progress",
+    default=True,
+    show_default=True,
+    help="Progress lines in the log.",
+)
+@click.option(
+    "--pid-dir",
+    help="Directory of the pid, status and log files "
+    "(default: $COMMUNITY_STATS_PID_DIR or /tmp).",
+)
+@with_appcontext
+def generate_background(
+    community_ids, record_ids, start_date, end_date, show_progress, pid_dir
+):
+    """Run ``generate`` with the same options as a detached background process."""
+    build_filters(community_ids, record_ids, start_date, end_date)
+    args = ["community-events", "generate"]
+    for community in community_ids:
+        args += ["--community-id", community]
+    for value in record_ids:
+        args += ["--record-ids", value]
+    if start_date:
+        args += ["--start-date", start_date]
+    if end_date:
+        args += ["--end-date", end_date]
+    args.append("--show-progress" if show_progress else "--no-show-progress")
+    from .background import start_job
+
+    start_job(PROCESS_NAME, args, pid_dir)
