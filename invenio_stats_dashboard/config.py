@@ -800,8 +800,8 @@ COMMUNITY_STATS_AGGREGATIONS = {
             "stats_community_events"
         ),
         "cls": (
-            "invenio_stats_dashboard.aggregations.placeholder."
-            "CommunityEventsPlaceholderAggregator"
+            "invenio_stats_dashboard.aggregations.community_events_index."
+            "CommunityEventsIndexAggregator"
         ),
         "params": {},
     },

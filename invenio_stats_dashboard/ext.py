@@ -64,6 +64,7 @@ class InvenioStatsDashboard:
         self.init_beat_schedule(app)
         self.init_stats_registries(app)
         app.config.update(merged_component_lists(app.config))
+        _register_tasks()
         self.hook_status = warn_if_hooks_missing(logger)
         if app.config.get("STATS_REGISTER_INDEX_TEMPLATES") is not True:
             logger.warning(TEMPLATE_FLAG_WARNING)
@@ -123,6 +124,11 @@ class InvenioStatsDashboard:
         # call tries again, so the ``stats:dashboard_enabled`` mapping is never missed.
         self._search_ready = result["dashboard_enabled_mapping"]
         return result
+
+
+def _register_tasks() -> None:
+    """Import the task modules so a Celery worker knows the tasks the hooks queue."""
+    from .tasks import community_events_tasks  # noqa: F401
 
 
 def _finalize(app: Flask) -> None:

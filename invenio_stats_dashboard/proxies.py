@@ -1,5 +1,7 @@
 """Proxies to the extension's objects on the current app (09 §6)."""
 
+from typing import Any
+
 from flask import current_app
 from werkzeug.local import LocalProxy
 
@@ -15,7 +17,7 @@ def _extension():
         ) from None
 
 
-current_community_stats = LocalProxy(_extension)
+current_community_stats: Any = LocalProxy(_extension)
 """The :class:`~invenio_stats_dashboard.ext.InvenioStatsDashboard` of the current app."""
 
 
@@ -29,5 +31,5 @@ def _community_stats_service():
     return extension.service
 
 
-current_community_stats_service = LocalProxy(_community_stats_service)
+current_community_stats_service: Any = LocalProxy(_community_stats_service)
 """The :class:`~invenio_stats_dashboard.services.CommunityStatsService` of the app."""

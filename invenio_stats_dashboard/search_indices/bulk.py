@@ -45,7 +45,9 @@ def bulk_write(
     for start in range(0, len(pending), chunk_size):
         chunk = pending[start : start + chunk_size]
         last = start + chunk_size >= len(pending)
-        params = {"refresh": _refresh_value(refresh)} if refresh and last else {}
+        params: dict[str, Any] = (
+            {"refresh": _refresh_value(refresh)} if refresh and last else {}
+        )
         for ok, item in streaming_bulk(
             client,
             chunk,

@@ -234,8 +234,8 @@ def test_registries_follow_the_leads_decisions():
         "community-events-agg": {
             "templates": "invenio_stats_dashboard.search_indices.search_templates."
             "stats_community_events",
-            "cls": "invenio_stats_dashboard.aggregations.placeholder."
-            "CommunityEventsPlaceholderAggregator",
+            "cls": "invenio_stats_dashboard.aggregations.community_events_index."
+            "CommunityEventsIndexAggregator",
             "params": {},
         }
     }

@@ -3,8 +3,8 @@
 from helpers.apps import api_app_of
 from invenio_stats.proxies import current_stats
 
-from invenio_stats_dashboard.aggregations.placeholder import (
-    CommunityEventsPlaceholderAggregator,
+from invenio_stats_dashboard.aggregations.community_events_index import (
+    CommunityEventsIndexAggregator,
 )
 
 
@@ -26,7 +26,7 @@ def test_invenio_stats_sees_merged_registries(app):
         aggregations
     )
     placeholder = aggregations["community-events-agg"]
-    assert placeholder.cls is CommunityEventsPlaceholderAggregator
+    assert placeholder.cls is CommunityEventsIndexAggregator
     instance = placeholder.cls(name="community-events-agg", **placeholder.params)
     assert instance.run() == []
     assert instance.list_bookmarks() == []

@@ -9,7 +9,7 @@ membership log.
 from typing import Any
 
 
-class CommunityEventsPlaceholderAggregator:
+class CommunityEventsIndexAggregator:
     """Registry entry carrying the community-events template; does nothing."""
 
     def __init__(self, name: str, **params: Any):
