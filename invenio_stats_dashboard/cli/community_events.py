@@ -16,6 +16,7 @@ from ..errors import TaskLockAcquisitionError
 from ..jobs.interrupt import Interrupted, Interruption
 from ..jobs.progress import ProgressBar, format_duration
 from ..proxies import current_community_stats_service
+from .background import background_command
 from .options import check_record_ids, parse_date_range, resolve_communities
 from .output import fail, number
 
@@ -236,35 +237,14 @@ def status(community_ids, record_ids, start_date, end_date, community_details, a
         click.echo(f"To fix: {command}")
 
 
-@community_events.command("generate-background")
-@filter_options
-@click.option(
-    "--show-progress/--no-show-progress",
-    default=True,
-    show_default=True,
-    help="Progress lines in the log.",
-)
-@click.option(
-    "--pid-dir",
-    help="Directory of the pid, status and log files "
-    "(default: $COMMUNITY_STATS_PID_DIR or /tmp).",
-)
 @with_appcontext
-def generate_background(
-    community_ids, record_ids, start_date, end_date, show_progress, pid_dir
-):
-    """Run ``generate`` with the same options as a detached background process."""
+def _check_generate_options(
+    community_ids, record_ids, start_date, end_date, **_options
+) -> None:
+    """Run ``generate``'s input checks in the parent, before anything is spawned."""
     build_filters(community_ids, record_ids, start_date, end_date)
-    args = ["community-events", "generate"]
-    for community in community_ids:
-        args += ["--community-id", community]
-    for value in record_ids:
-        args += ["--record-ids", value]
-    if start_date:
-        args += ["--start-date", start_date]
-    if end_date:
-        args += ["--end-date", end_date]
-    args.append("--show-progress" if show_progress else "--no-show-progress")
-    from .background import start_job
 
-    start_job(PROCESS_NAME, args, pid_dir)
+
+community_events.add_command(
+    background_command(generate, PROCESS_NAME, validate=_check_generate_options)
+)
