@@ -5,6 +5,7 @@ from flask import current_app
 from flask.cli import ScriptInfo, with_appcontext
 
 from ..proxies import EXTENSION_KEY
+from .output import fail
 
 APP_FREE_GROUPS = frozenset({"processes"})
 """Sub-groups that run without the app, so they work while services are down (06 §1)."""
@@ -24,12 +25,10 @@ def _require_enabled() -> None:
     """Stop with exit 1 when the master switch is off (07 §1.6)."""
     ext = current_app.extensions.get(EXTENSION_KEY)
     if ext is None or not ext.enabled:
-        click.echo(
-            "Error: refused: invenio-stats-dashboard is disabled "
-            "(COMMUNITY_STATS_ENABLED is False)",
-            err=True,
+        fail(
+            "refused: invenio-stats-dashboard is disabled "
+            "(COMMUNITY_STATS_ENABLED is False)"
         )
-        raise click.exceptions.Exit(1)
 
 
 def main() -> None:

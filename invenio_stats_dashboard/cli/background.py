@@ -14,7 +14,7 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -26,6 +26,7 @@ from ..jobs.files import (
 )
 from ..jobs.launch import JobAlreadyRunningError, StartReport, start_background
 from ..jobs.names import full_name
+from .output import fail
 
 ROOT_GROUP = "community-stats"
 HINT_PROGRAM = "invenio community-stats"
@@ -74,12 +75,6 @@ def command_text(command: Any) -> str:
     else:
         text = str(command or "")
     return text.replace("\n", "\\n")
-
-
-def fail(message: str) -> NoReturn:
-    """Print the one ``Error:`` line and exit 1."""
-    click.echo(f"Error: {message}", err=True)
-    raise click.exceptions.Exit(1)
 
 
 def run_background(name: str, command: Sequence[str], pid_dir: Path) -> StartReport:

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..custom_fields import DASHBOARD_ENABLED_FIELD, DASHBOARD_LAYOUT_FIELD
+from .output import fail
 
 STATS_FIELDS = (DASHBOARD_ENABLED_FIELD, DASHBOARD_LAYOUT_FIELD)
 
@@ -88,8 +89,7 @@ def init(field_names: tuple[str, ...], option_names: tuple[str, ...]) -> None:
         properties = Mapping.properties_for_fields(names, available)
         index.put_mapping(body={"properties": properties})
     except search.TransportError as error:
-        click.echo(f"Error: failed: communities index mapping: {error}", err=True)
-        raise click.exceptions.Exit(1) from None
+        fail(f"failed: communities index mapping: {error}")
     for name in names:
         state = "already present" if name in present else "created"
         click.echo(f"{name}: {state}")

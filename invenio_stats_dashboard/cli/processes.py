@@ -21,7 +21,8 @@ from ..jobs.names import short_name as to_short_name
 from ..jobs.progress import format_duration
 from ..jobs.state import JobState, inspect_job
 from ..jobs.status import ACTIVE_STATUSES, StatusFileError, parse_timestamp
-from .background import command_text, fail, pid_dir_option
+from .background import command_text, pid_dir_option
+from .output import fail
 
 PROGRESS_CELLS = 50
 FOREIGN_NOTE = "not managed by community-stats"
