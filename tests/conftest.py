@@ -61,6 +61,8 @@ def app_config(app_config):
         CELERY_BROKER_TRANSPORT_OPTIONS=broker_transport_options(SESSION_PREFIX),
         QUEUES_CONNECTION_POOL=session_queues_connection_pool,
         CACHE_KEY_PREFIX=f"cache::{SESSION_PREFIX}",
+        STATS_CACHE_PREFIX=f"cache::{SESSION_PREFIX}stats_dashboard",
+        STATS_AGG_REGISTRY_PREFIX=f"cache::{SESSION_PREFIX}stats_agg_registry",
         MAIL_SUPPRESS_SEND=True,
         DATACITE_ENABLED=False,
         STATS_REGISTER_INDEX_TEMPLATES=True,
@@ -133,6 +135,8 @@ def _delete_session_redis_keys():
     patterns = {
         REDIS_DBS["broker"]: f"{SESSION_PREFIX}*",
         REDIS_DBS["cache"]: f"cache::{SESSION_PREFIX}*",
+        REDIS_DBS["stats_cache"]: f"cache::{SESSION_PREFIX}*",
+        REDIS_DBS["agg_registry"]: f"cache::{SESSION_PREFIX}*",
     }
     try:
         for db, pattern in patterns.items():

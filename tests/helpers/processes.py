@@ -33,6 +33,8 @@ FORWARDED_CONFIG = (
     "STATS_REGISTER_INDEX_TEMPLATES",
     "STATS_CACHE_REDIS_DB",
     "STATS_AGG_REGISTRY_REDIS_DB",
+    "STATS_CACHE_PREFIX",
+    "STATS_AGG_REGISTRY_PREFIX",
 )
 """Test-config keys the subprocess must share with the test app."""
 
