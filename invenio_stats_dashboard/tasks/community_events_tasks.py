@@ -1,4 +1,4 @@
-"""Retry of live community-event writes that failed after a commit (02 §3 step 4)."""
+"""Writer of the live community events queued after each commit (02 §3 steps 2–4)."""
 
 import logging
 
@@ -12,7 +12,7 @@ from ..proxies import current_community_stats
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-"""Attempts made by this task (the first inline write is not counted)."""
+"""Attempts per queued write: the first one and four retries with back-off."""
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=MAX_ATTEMPTS - 1)
