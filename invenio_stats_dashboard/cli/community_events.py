@@ -18,9 +18,11 @@ from ..jobs.progress import ProgressBar, format_duration
 from ..proxies import current_community_stats_service
 from .background import background_command
 from .options import check_record_ids, parse_date_range, resolve_communities
-from .output import fail, number
+from .output import existing_commands, fail, number
 
 PROCESS_NAME = "community-event-generation"
+NEXT_STEPS = ("community-events status", "usage-events migrate", "aggregate")
+"""The setup steps after the backfill (06 §10); hinted once each command exists."""
 FAILURES_SHOWN = 10
 
 
@@ -115,26 +117,34 @@ def generate(community_ids, record_ids, start_date, end_date, show_progress):
     filters = build_filters(community_ids, record_ids, start_date, end_date)
     service = current_community_stats_service
     click.echo(f"Filters: {describe_filters(filters)}")
-    with ProgressBar(None, "Counting", show=show_progress) as bar:
-        bar.set_total(service.count_versions(filters))
-        counted = service.count_backfill(
-            filters, on_chunk=lambda done, report: bar.update(done)
+    with Interruption() as stop:
+        try:
+            with ProgressBar(None, "Counting", show=show_progress) as bar:
+                bar.set_total(service.count_versions(filters))
+                counted = service.count_backfill(
+                    filters,
+                    on_chunk=lambda done, report: bar.update(done),
+                    checkpoint=stop.check,
+                )
+        except Interrupted as error:
+            fail(f"{error} while counting; nothing written", code=error.exit_code)
+        click.echo(
+            f"Versions needing events: {number(counted.records_needing_events)} "
+            f"of {number(counted.total_records)}; events needed: "
+            f"{number(counted.total_events_needed)}; stale memberships: "
+            f"{number(counted.stale_memberships)}; deletion flags to fix: "
+            f"{number(counted.deletion_flag_mismatches)}"
         )
-    click.echo(
-        f"Versions needing events: {number(counted.records_needing_events)} "
-        f"of {number(counted.total_records)}; events needed: "
-        f"{number(counted.total_events_needed)}; stale memberships: "
-        f"{number(counted.stale_memberships)}; deletion flags to fix: "
-        f"{number(counted.deletion_flag_mismatches)}"
-    )
-    if counted.nothing_missing:
-        service.mark_initialized(filters)
-        click.echo("All records already have events.")
-        return
-    _run_generation(service, filters, counted.total_records, show_progress)
+        if counted.nothing_missing and not counted.failures:
+            service.mark_initialized(filters)
+            click.echo("All records already have events.")
+            return
+        _run_generation(service, filters, counted.total_records, show_progress, stop)
 
 
-def _run_generation(service, filters, total: int, show_progress: bool) -> None:
+def _run_generation(
+    service, filters, total: int, show_progress: bool, stop: Interruption
+) -> None:
     started = time.monotonic()
     seen: dict[str, BackfillReport] = {}
 
@@ -151,10 +161,7 @@ def _run_generation(service, filters, total: int, show_progress: bool) -> None:
         )
 
     try:
-        with (
-            Interruption() as stop,
-            ProgressBar(total, "Generating", show=show_progress) as bar,
-        ):
+        with ProgressBar(total, "Generating", show=show_progress) as bar:
             report = service.run_backfill(
                 filters, on_chunk=on_chunk, checkpoint=stop.check
             )
@@ -169,11 +176,8 @@ def _run_generation(service, filters, total: int, show_progress: bool) -> None:
         for record_id, reason in report.failures[:FAILURES_SHOWN]:
             click.echo(f"  {record_id}: {reason}", err=True)
         fail(f"failed: {number(len(report.failures))} version(s) could not be written")
-    click.echo(
-        "Next: invenio community-stats community-events status; "
-        "invenio community-stats usage-events migrate; "
-        "invenio community-stats aggregate"
-    )
+    hints = existing_commands(NEXT_STEPS)
+    click.echo("Next: " + "; ".join(f"invenio community-stats {c}" for c in hints))
 
 
 def _print_report(report: BackfillReport, seconds: float) -> None:
@@ -199,7 +203,12 @@ def status(community_ids, record_ids, start_date, end_date, community_details, a
     """Report what the membership log holds and lacks (read-only)."""
     filters = build_filters(community_ids, record_ids, start_date, end_date)
     service = current_community_stats_service
-    result = service.events_status(filters, service.count_backfill(filters))
+    with Interruption() as stop:
+        try:
+            report = service.count_backfill(filters, checkpoint=stop.check)
+        except Interrupted as error:
+            fail(f"{error}; nothing written", code=error.exit_code)
+    result = service.events_status(filters, report)
     if as_json:
         click.echo(json.dumps(result, sort_keys=True))
         return

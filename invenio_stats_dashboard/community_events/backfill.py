@@ -200,8 +200,12 @@ class CommunityEventsBackfill:
         bulk_write(self.client, actions, failed_items=failed)
         failed_ids = {_item_id(item) for item in failed}
         owners = {a["_id"]: _record_of(a, plan) for a in actions}
+        failed_versions = {record_id for record_id, _ in report.failures}
         for item in failed:
-            report.failures.append((owners.get(_item_id(item), "?"), _item_error(item)))
+            owner = owners.get(_item_id(item), "?")
+            if owner not in failed_versions:  # one failure per version, first reason
+                failed_versions.add(owner)
+                report.failures.append((owner, _item_error(item)))
         for action in actions:
             if action["_id"] in failed_ids:
                 continue

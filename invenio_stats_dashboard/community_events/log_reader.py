@@ -16,6 +16,9 @@ EVENT_SORT = [
 ]
 """Total order of the log; deterministic ids make the tuple unique per document."""
 
+PAGE_SIZE = 5_000
+"""Hits per page: a backfill chunk (500 versions, a few scopes each) fits one page."""
+
 TERMS_BATCH = 10_000
 """Ids per ``terms`` clause; below OpenSearch's default ``max_terms_count`` (65,536)."""
 
@@ -41,6 +44,7 @@ def read_histories(
                 index=alias_name(),
                 body={"query": {"bool": {"filter": filters}}},
                 sort=EVENT_SORT,
+                page_size=PAGE_SIZE,
             )
         )
     return fold_by_pair(hits)

@@ -10,6 +10,7 @@ from datetime import datetime
 from invenio_search.utils import prefix_index
 
 from ..communities import GLOBAL_SCOPE
+from ..search_indices.templates import ensure_bookmark_indices
 from ..timeutils import format_utc, parse_utc
 
 MARKER_TYPE = "community-events-indexing"
@@ -26,7 +27,12 @@ def read_marker(client) -> datetime | None:
 
 
 def write_marker(client, finished: datetime) -> None:
-    """Record a completed unfiltered backfill (upsert, same id every time)."""
+    """Record a completed unfiltered backfill (upsert, same id every time).
+
+    The bookmark index is checked first, so a marker never lands in an index that
+    a write auto-created with a dynamic mapping.
+    """
+    ensure_bookmark_indices(client, prefix_index(""))
     client.index(
         index=prefix_index(BOOKMARKS_INDEX),
         id=MARKER_ID,

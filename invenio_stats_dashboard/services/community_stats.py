@@ -98,12 +98,16 @@ class CommunityStatsService:
             write_marker(self.client, utc_now())
 
     def count_backfill(
-        self, filters: BackfillFilters, *, on_chunk: Callable | None = None
+        self,
+        filters: BackfillFilters,
+        *,
+        on_chunk: Callable | None = None,
+        checkpoint: Callable[[], None] | None = None,
     ) -> BackfillReport:
         """Count what ``generate`` would write, writing nothing."""
-        return CommunityEventsBackfill(self.client, filters, on_chunk=on_chunk).run(
-            write=False
-        )
+        return CommunityEventsBackfill(
+            self.client, filters, on_chunk=on_chunk, checkpoint=checkpoint
+        ).run(write=False)
 
     def generate_record_community_events(
         self, recids=None, community_ids=None, start_date=None, end_date=None
@@ -131,6 +135,7 @@ class CommunityStatsService:
             marker is None
             and filters.unfiltered
             and report.nothing_missing
+            and not report.failures
             and has_any_event(self.client)
         ):
             marker = utc_now()

@@ -41,10 +41,10 @@ def test_set_config_restores_both_apps(base_app, set_config):
     assert api_app_of(base_app).config["NOT_SET_BEFORE"] == 1
 
 
-def test_set_config_was_restored(base_app):
+def test_set_config_was_restored(base_app, app_config):
     """Runs after the test above (file order): nothing leaked."""
     from helpers.apps import api_app_of
 
     for target in (base_app, api_app_of(base_app)):
-        assert target.config["STATS_CACHE_PREFIX"] == "stats_dashboard"
+        assert target.config["STATS_CACHE_PREFIX"] == app_config["STATS_CACHE_PREFIX"]
         assert "NOT_SET_BEFORE" not in target.config
