@@ -17,7 +17,11 @@ from helpers.isolation import (
 from helpers.services import redis_url
 from helpers.webpack import EmptyManifestLoader
 
-pytest_plugins = ("helpers.fixtures", "helpers.factory_fixtures")
+pytest_plugins = (
+    "helpers.fixtures",
+    "helpers.factory_fixtures",
+    "helpers.community_event_fixtures",
+)
 
 SESSION_PREFIX = f"test-{secrets.token_hex(4)}-"
 """``SEARCH_INDEX_PREFIX`` of this test session (09 §8.3)."""

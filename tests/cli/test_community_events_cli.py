@@ -32,10 +32,9 @@ from helpers.background_jobs import (
 from helpers.community_event_log import (
     ADDED,
     GLOBAL,
-    LiveWriters,
     alias,
+    cid,
     clear_log,
-    clear_records_index,
     delete_synthetic_versions,
     fmt,
     index_synthetic_versions,
@@ -101,10 +100,6 @@ def assert_hints_run(line, cli):
 
 def events(*args):
     return ["community-events", *args]
-
-
-def cid(community):
-    return str(community.id)
 
 
 def pairs_of(records, scopes):
@@ -195,22 +190,6 @@ def short_lease_locks(lease):
 @pytest.fixture(scope="module")
 def owner(running_app):
     return make_user("ce-cli-owner@example.org")
-
-
-@pytest.fixture()
-def log(running_app, clear_stats_indices, stats_dashboard, set_config):
-    """An empty log that the live writers leave alone; returns their switch."""
-    delete_stats_indices()
-    stats_dashboard.ensure_search_setup(force=True)
-    writers = LiveWriters(set_config)
-    writers.off()
-    return writers
-
-
-@pytest.fixture()
-def only_new_records(running_app):
-    """An unfiltered run examines exactly the versions the test creates."""
-    clear_records_index()
 
 
 @pytest.fixture()

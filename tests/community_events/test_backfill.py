@@ -13,7 +13,6 @@ index, accept times from the request events index.
 
 import logging
 import time as time_module
-import uuid
 from collections import Counter
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,17 +22,18 @@ from helpers.community_event_log import (
     ADDED,
     GLOBAL,
     REMOVED,
-    LiveWriters,
     alias,
+    cid,
     clear_log,
-    clear_records_index,
     delete_marker,
     fmt,
     log_count,
     log_hits,
     marker,
+    rid,
     to_utc,
     triples,
+    uid,
     window,
     within,
 )
@@ -51,7 +51,6 @@ from helpers.factories import (
     remove_from_community,
     restore_record,
 )
-from helpers.factory_fixtures import delete_stats_indices
 from invenio_access.permissions import system_identity
 from invenio_db import db
 from invenio_search import current_search_client
@@ -68,18 +67,6 @@ from invenio_stats_dashboard.proxies import current_community_stats_service
 
 def at(day, hour=0, minute=0, second=0, millis=0):
     return datetime.combine(day, time(hour, minute, second, millis * 1000), tzinfo=UTC)
-
-
-def uid():
-    return uuid.uuid4().hex[:8]
-
-
-def cid(community):
-    return str(community.id)
-
-
-def rid(record):
-    return record if isinstance(record, str) else record.id
 
 
 def event_dates(hits):
@@ -176,23 +163,6 @@ def counted_refreshes():
 @pytest.fixture(scope="module")
 def owner(running_app):
     return make_user("ce-backfill-owner@example.org")
-
-
-@pytest.fixture()
-def log(running_app, clear_stats_indices, stats_dashboard, set_config):
-    """An empty log (no extension index left from earlier tests, setup put again)
-    that the live writers leave alone; returns their switch."""
-    delete_stats_indices()
-    stats_dashboard.ensure_search_setup(force=True)
-    writers = LiveWriters(set_config)
-    writers.off()
-    return writers
-
-
-@pytest.fixture()
-def only_new_records(running_app):
-    """An unfiltered run examines exactly the versions the test creates."""
-    clear_records_index()
 
 
 # ------------------------------------------------- 10. three versions, re-run

@@ -34,6 +34,24 @@ OUR_COMPONENTS = {
 """Each config list and the live writer (service component) the extension adds."""
 
 
+# ----------------------------------------------------------------------- ids
+
+
+def uid():
+    """A short random suffix for slugs and emails."""
+    return uuid.uuid4().hex[:8]
+
+
+def cid(community):
+    """A community's UUID as the log stores it."""
+    return str(community.id)
+
+
+def rid(record):
+    """A record's PID value (a string is taken as one already)."""
+    return record if isinstance(record, str) else record.id
+
+
 # --------------------------------------------------------------------- dates
 
 
