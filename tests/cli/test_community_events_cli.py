@@ -14,12 +14,10 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
 from copy import deepcopy
-from pathlib import Path
 
 import pytest
 import redis
@@ -56,7 +54,7 @@ from helpers.factories import (
     make_user,
 )
 from helpers.factory_fixtures import delete_stats_indices
-from helpers.processes import write_instance_config
+from helpers.processes import command_env, program_path, write_instance_config
 from invenio_search import current_search_client
 from invenio_search.utils import prefix_index
 from opensearchpy.exceptions import TransportError
@@ -138,21 +136,10 @@ def backfill_lock_key(app):
 
 
 def start_invenio(instance, *args):
-    """Start ``invenio`` (this virtualenv) like ``helpers.processes.run_command``,
-    without waiting for it."""
-    executable = Path(sys.executable).parent / "invenio"
-    tests_dir = str(Path(__file__).resolve().parents[1])
-    python_path = os.pathsep.join(
-        filter(None, [tests_dir, os.environ.get("PYTHONPATH")])
-    )
-    env = {
-        **os.environ,
-        "INVENIO_INSTANCE_PATH": str(instance),
-        "PYTHONPATH": python_path,
-    }
+    """Start ``invenio`` like ``helpers.processes.run_command``, without waiting."""
     return subprocess.Popen(
-        [str(executable), *args],
-        env=env,
+        [program_path("invenio"), *args],
+        env=command_env(instance),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -56,21 +56,29 @@ def _config_line(key: str, value) -> str:
     return f"{key} = {value!r}\n"
 
 
-def run_command(instance_path: Path, program: str, *args: str, timeout: float = 120):
-    """Run ``program`` (``invenio`` or ``community-stats``) from this virtualenv."""
-    executable = Path(sys.executable).parent / program
+def command_env(instance_path: Path) -> dict[str, str]:
+    """Environment of a subprocess app: this instance path, ``tests/`` importable."""
     tests_dir = str(Path(__file__).resolve().parents[1])
     python_path = os.pathsep.join(
         filter(None, [tests_dir, os.environ.get("PYTHONPATH")])
     )
-    env = {
+    return {
         **os.environ,
         "INVENIO_INSTANCE_PATH": str(instance_path),
         "PYTHONPATH": python_path,
     }
+
+
+def program_path(program: str) -> str:
+    """``invenio`` or ``community-stats`` of this virtualenv (never a PATH lookup)."""
+    return str(Path(sys.executable).parent / program)
+
+
+def run_command(instance_path: Path, program: str, *args: str, timeout: float = 120):
+    """Run ``program`` (``invenio`` or ``community-stats``) from this virtualenv."""
     return subprocess.run(
-        [str(executable), *args],
-        env=env,
+        [program_path(program), *args],
+        env=command_env(instance_path),
         capture_output=True,
         text=True,
         timeout=timeout,
