@@ -25,6 +25,7 @@ from helpers.community_event_log import (
     alias,
     cid,
     clear_log,
+    create_fast_refresh_indices,
     delete_marker,
     fmt,
     log_count,
@@ -778,6 +779,7 @@ def test_backfill_reproduces_the_live_log(log, only_new_records, owner):
     the backfill from an empty log yields the same memberships as the live log, and a
     second run writes nothing. Memberships that ended before the backfill leave no
     trace in InvenioRDM, so they are absent from both sides by construction."""
+    create_fast_refresh_indices()
     log.on()
     first, second = new_community(owner), new_community(owner)
     in_both = make_record(owner)

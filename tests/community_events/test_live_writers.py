@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from flask import Flask
 from helpers.apps import api_app_of
-from helpers.community_event_log import cid, rid, uid
+from helpers.community_event_log import cid, create_fast_refresh_indices, rid, uid
 from helpers.factories import (
     FactoryError,
     accept_request,
@@ -61,7 +61,6 @@ from invenio_stats_dashboard.community_events.components import (
 )
 from invenio_stats_dashboard.community_events.membership import fold_events
 from invenio_stats_dashboard.ext import InvenioStatsDashboard
-from invenio_stats_dashboard.proxies import current_community_stats
 from invenio_stats_dashboard.tasks.community_events_tasks import (
     write_community_events,
 )
@@ -348,24 +347,8 @@ def uploader(running_app):
 
 @pytest.fixture()
 def log(running_app, clear_stats_indices):
-    """An empty log per test (the template stays; yearly indices are recreated).
-
-    The current year's index is created up front through the template with a short
-    refresh interval, so each ``refresh=wait_for`` write returns in well under the
-    template's 5 s; everything else (mapping, alias) comes from the template.
-    """
-    current_community_stats.ensure_search_setup()
-    year = datetime.now(UTC).year
-    for name in (
-        f"stats-community-events-{year}",
-        f"stats-community-events-{year + 1}",
-    ):
-        current_search_client.indices.create(
-            index=prefix_index(name),
-            body={"settings": {"index": {"refresh_interval": "100ms"}}},
-        )
-    assert current_search_client.indices.exists_alias(name=alias())
-    yield
+    """An empty log per test, with fast-refreshing yearly indices (see helper)."""
+    create_fast_refresh_indices()
 
 
 # --------------------------------------------------------------- hook registration
