@@ -7,6 +7,7 @@ variants, membership paths, and usage events through invenio-stats' pipeline.
 from datetime import datetime
 
 import pytest
+from helpers.community_event_log import create_fast_refresh_indices
 from helpers.factories import (
     BROWSER_UA,
     DOWNLOAD,
@@ -47,6 +48,12 @@ from invenio_search.utils import prefix_index
 
 PDF_SIZE = 12_345
 CSV_SIZE = 2_048
+
+
+@pytest.fixture(autouse=True)
+def fast_membership_log(running_app):
+    """Membership changes write the log with ``wait_for``; keep each wait short."""
+    create_fast_refresh_indices()
 
 
 @pytest.fixture(scope="module")
