@@ -66,7 +66,7 @@ def check_record_ids(values: Iterable[str], client) -> list[str] | None:
     """Split record ids and refuse any that is not in the records index."""
     from invenio_search.utils import prefix_index
 
-    from ..search_indices.paging import iter_hits
+    from ..search_indices.paging import RECORDS_ALIAS, iter_hits
 
     record_ids = split_values(values)
     if not record_ids:
@@ -75,7 +75,7 @@ def check_record_ids(values: Iterable[str], client) -> list[str] | None:
         hit["_source"]["id"]
         for hit in iter_hits(
             client,
-            index=prefix_index("rdmrecords-records"),
+            index=prefix_index(RECORDS_ALIAS),
             body={"query": {"terms": {"id": record_ids}}, "_source": ["id"]},
             sort=[{"id": "asc"}],
         )

@@ -16,11 +16,11 @@ from invenio_search.utils import prefix_index
 
 from ..communities import CommunityDirectory
 from ..search_indices.bulk import bulk_write
-from ..search_indices.paging import count, iter_hits, point_in_time
+from ..search_indices.paging import RECORDS_ALIAS, count, iter_hits, point_in_time
 from ..timeutils import end_of_day, format_utc, start_of_day, utc_now
 from .backfill_plan import ChunkPlan, plan_actions, plan_chunk
 from .documents import alias_name, version_from_source
-from .inclusion_dates import RECORDS_ALIAS, InclusionDates
+from .inclusion_dates import InclusionDates
 from .log_reader import read_histories
 
 logger = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from invenio_requests.records.api import Request
 from ..communities import GLOBAL_SCOPE
 from ..timeutils import parse_utc, utc_now
 from .documents import VersionInfo
+from .inclusion_dates import MEMBERSHIP_REQUEST_TYPES
 from .intents import ADD, DELETE, REMOVE, Intent
 from .unit_of_work import register_intents
 
-MEMBERSHIP_REQUEST_TYPES = ("community-inclusion", "community-submission")
 ACCEPTED = "accepted"
 
 

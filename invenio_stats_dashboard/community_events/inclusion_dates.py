@@ -14,27 +14,20 @@ from typing import Any
 from invenio_search.utils import prefix_index
 
 from ..communities import GLOBAL_SCOPE
-from ..search_indices.paging import iter_hits
+from ..search_indices.paging import RECORDS_ALIAS, batched, iter_hits
 from ..timeutils import parse_utc
 from .documents import VersionInfo
 
 MEMBERSHIP_REQUEST_TYPES = ("community-inclusion", "community-submission")
-RECORDS_ALIAS = "rdmrecords-records"
 REQUESTS_ALIAS = "requests"
 REQUEST_EVENTS_ALIAS = "requestevents"
 LOG_EVENT_TYPE = "L"
-TERMS_BATCH = 10_000
-
-
-def _batches(values: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(values), TERMS_BATCH):
-        yield values[start : start + TERMS_BATCH]
 
 
 def sibling_record_ids(client, parent_ids: Iterable[str]) -> dict[str, list[str]]:
     """Every version id (deleted ones included) of each parent, from the records index."""
     siblings: dict[str, list[str]] = {}
-    for batch in _batches(sorted(set(parent_ids))):
+    for batch in batched(sorted(set(parent_ids))):
         for hit in iter_hits(
             client,
             index=prefix_index(RECORDS_ALIAS),
@@ -58,7 +51,7 @@ def accepted_times(
     if not record_ids or not community_ids:
         return {}
     requests: dict[str, dict[str, Any]] = {}
-    for batch in _batches(record_ids):
+    for batch in batched(record_ids):
         for hit in iter_hits(
             client,
             index=prefix_index(REQUESTS_ALIAS),
@@ -95,7 +88,7 @@ def accepted_times(
 def _accept_log_times(client, request_ids: list[str]) -> dict[str, datetime]:
     """Return when each request's ``accepted`` log event was created."""
     times: dict[str, datetime] = {}
-    for batch in _batches(request_ids):
+    for batch in batched(request_ids):
         for hit in iter_hits(
             client,
             index=prefix_index(REQUEST_EVENTS_ALIAS),

@@ -14,7 +14,6 @@ from .documents import VersionInfo
 ADD = "add"
 REMOVE = "remove"
 DELETE = "delete"
-KINDS = (ADD, REMOVE, DELETE)
 
 
 @dataclass(frozen=True)

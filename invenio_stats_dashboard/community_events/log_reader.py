@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from typing import Any
 
-from ..search_indices.paging import iter_hits
+from ..search_indices.paging import batched, iter_hits
 from .documents import alias_name
 from .membership import PairHistory, fold_by_pair
 
@@ -19,9 +19,6 @@ EVENT_SORT = [
 PAGE_SIZE = 5_000
 """Hits per page: a backfill chunk (500 versions, a few scopes each) fits one page."""
 
-TERMS_BATCH = 10_000
-"""Ids per ``terms`` clause; below OpenSearch's default ``max_terms_count`` (65,536)."""
-
 
 def read_histories(
     client,
@@ -32,10 +29,8 @@ def read_histories(
     ids = sorted(set(record_ids))
     hits: list[dict[str, Any]] = []
     scope_filter = sorted(set(scopes)) if scopes is not None else None
-    for start in range(0, len(ids), TERMS_BATCH):
-        filters: list[dict[str, Any]] = [
-            {"terms": {"record_id": ids[start : start + TERMS_BATCH]}}
-        ]
+    for batch in batched(ids):
+        filters: list[dict[str, Any]] = [{"terms": {"record_id": batch}}]
         if scope_filter is not None:
             filters.append({"terms": {"community_id": scope_filter}})
         hits.extend(

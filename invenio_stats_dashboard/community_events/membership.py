@@ -17,7 +17,6 @@ from ..timeutils import parse_utc, start_of_day
 
 ADDED = "added"
 REMOVED = "removed"
-EVENT_TYPES = (ADDED, REMOVED)
 
 
 @dataclass(frozen=True)

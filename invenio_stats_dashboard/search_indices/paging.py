@@ -11,6 +11,16 @@ from typing import Any
 
 PAGE_SIZE = 1000
 PIT_KEEP_ALIVE = "5m"
+TERMS_BATCH = 10_000
+"""Values per ``terms`` clause; below OpenSearch's default ``max_terms_count``."""
+RECORDS_ALIAS = "rdmrecords-records"
+"""InvenioRDM's alias over published record versions (deleted ones included)."""
+
+
+def batched(values: list[str], size: int = TERMS_BATCH) -> Iterator[list[str]]:
+    """Split ``values`` into lists short enough for one ``terms`` clause."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def search_after_pages(

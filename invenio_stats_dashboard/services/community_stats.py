@@ -10,7 +10,7 @@ from datetime import date
 from flask import current_app
 from invenio_search.proxies import current_search_client
 
-from ..communities import CommunityDirectory
+from ..communities import GLOBAL_SCOPE, CommunityDirectory
 from ..community_events.backfill import (
     BackfillFilters,
     BackfillReport,
@@ -72,7 +72,6 @@ class CommunityStatsService:
         *,
         on_chunk: Callable | None = None,
         checkpoint: Callable[[], None] | None = None,
-        on_total: Callable[[int], None] | None = None,
     ) -> BackfillReport:
         """Write what the log lacks under the backfill lock; mark completion."""
         with task_lock(COMMUNITY_EVENTS_LOCK_SECTION):
@@ -80,8 +79,6 @@ class CommunityStatsService:
             backfill = CommunityEventsBackfill(
                 self.client, filters, on_chunk=on_chunk, checkpoint=checkpoint
             )
-            if on_total is not None:
-                on_total(backfill.count_total())
             report = backfill.run(write=True)
             if filters.unfiltered and not report.failures:
                 write_marker(self.client, utc_now())
@@ -160,7 +157,7 @@ class CommunityStatsService:
         if filters.community_ids:
             return list(filters.community_ids)
         directory = CommunityDirectory.load(self.client)
-        return ["global", *sorted(directory.by_id)]
+        return [GLOBAL_SCOPE, *sorted(directory.by_id)]
 
     @staticmethod
     def live_tracking() -> tuple[bool, str | None]:

@@ -18,6 +18,7 @@ from ..community_events.components import (
 )
 from ..community_events.documents import VersionInfo, alias_name
 from ..community_events.intents import ADD, REMOVE, Intent
+from ..community_events.membership import ADDED
 from ..community_events.writer import apply_intents
 from ..proxies import current_community_stats
 from ..timeutils import format_utc, parse_utc, utc_now
@@ -80,7 +81,7 @@ def update_community_events_created_date(
                 "bool": {
                     "filter": [
                         {"term": {"record_id": record_id}},
-                        {"term": {"event_type": "added"}},
+                        {"term": {"event_type": ADDED}},
                     ]
                 }
             },
