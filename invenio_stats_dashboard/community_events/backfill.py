@@ -199,13 +199,8 @@ class CommunityEventsBackfill:
         failed: list[dict[str, Any]] = []
         bulk_write(self.client, actions, failed_items=failed)
         failed_ids = {_item_id(item) for item in failed}
-        owners = {a["_id"]: _record_of(a, plan) for a in actions}
-        failed_versions = {record_id for record_id, _ in report.failures}
-        for item in failed:
-            owner = owners.get(_item_id(item), "?")
-            if owner not in failed_versions:  # one failure per version, first reason
-                failed_versions.add(owner)
-                report.failures.append((owner, _item_error(item)))
+        if failed:
+            _record_failures(failed, actions, plan, report)
         for action in actions:
             if action["_id"] in failed_ids:
                 continue
@@ -235,11 +230,20 @@ def _item_error(item: dict[str, Any]) -> str:
     return str(error)
 
 
-def _record_of(action: dict[str, Any], plan: ChunkPlan) -> str:
-    source = action.get("_source")
-    if source:
-        return source["record_id"]
-    for version, hit in plan.flags:
-        if hit["_id"] == action["_id"]:
-            return version.record_id
-    return "?"
+def _record_failures(
+    failed: list[dict[str, Any]],
+    actions: list[dict[str, Any]],
+    plan: ChunkPlan,
+    report: BackfillReport,
+) -> None:
+    """Report each version with a failed document once, with the first reason."""
+    owners = {hit["_id"]: version.record_id for version, hit in plan.flags}
+    owners.update(
+        {a["_id"]: a["_source"]["record_id"] for a in actions if "_source" in a}
+    )
+    failed_versions = {record_id for record_id, _ in report.failures}
+    for item in failed:
+        owner = owners.get(_item_id(item), "?")
+        if owner not in failed_versions:
+            failed_versions.add(owner)
+            report.failures.append((owner, _item_error(item)))

@@ -63,7 +63,7 @@ class CommunityEventsOperation(Operation):
     def on_post_commit(self, uow) -> None:
         """Write now; on failure hand the same intents to the retry task."""
         self._written = True
-        write_or_retry(self.intents)
+        queue_write(self.intents)
 
     def on_exception(self, uow, exception) -> None:
         """Write when the database committed but a later operation raised."""
@@ -75,7 +75,7 @@ class CommunityEventsOperation(Operation):
             "community events anyway.",
             exception,
         )
-        write_or_retry(self.intents)
+        queue_write(self.intents)
 
 
 def register_intents(uow, intents: list[Intent]) -> None:
@@ -87,7 +87,7 @@ def register_intents(uow, intents: list[Intent]) -> None:
     if not intents:
         return
     if uow is None:
-        write_or_retry(intents)
+        queue_write(intents)
         return
     operation = _operations.get(uow)
     if operation is None:
@@ -97,7 +97,7 @@ def register_intents(uow, intents: list[Intent]) -> None:
     operation.intents.extend(intents)
 
 
-def write_or_retry(intents: list[Intent]) -> None:
+def queue_write(intents: list[Intent]) -> None:
     """Hand ``intents`` to the Celery writer task; write inline if it cannot queue.
 
     The task writes with ``refresh=wait_for``, which waits for the next index refresh
