@@ -19,7 +19,9 @@ from .registries import (
     merge_stats_events,
 )
 from .search_indices.templates import ensure_search_setup
-from .services import CommunityStatsService
+from .services import CommunityStatsService, EventReindexingService
+from .usage_events.event_mappings import ensure_event_templates
+from .usage_events.fields import configured_fields
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class InvenioStatsDashboard:
         self.enabled = False
         self.hook_status: HookStatus | None = None
         self.service: CommunityStatsService | None = None
+        self.reindexing_service: EventReindexingService | None = None
         self._search_ready = False
         if app:
             self.init_app(app)
@@ -61,6 +64,7 @@ class InvenioStatsDashboard:
         if not self.enabled:
             return
         self.service = CommunityStatsService()
+        self.reindexing_service = EventReindexingService()
         self.init_beat_schedule(app)
         self.init_stats_registries(app)
         app.config.update(merged_component_lists(app.config))
@@ -115,9 +119,13 @@ class InvenioStatsDashboard:
             return None
         from invenio_search.proxies import current_search_client
 
-        result = ensure_search_setup(
+        prefix = current_app.config.get("SEARCH_INDEX_PREFIX") or ""
+        result = ensure_search_setup(current_search_client, prefix, **request)
+        # Subcounts may map extra event fields: the event templates carry them too.
+        result["event_templates"] = ensure_event_templates(
             current_search_client,
-            current_app.config.get("SEARCH_INDEX_PREFIX") or "",
+            prefix,
+            configured_fields(current_app.config),
             **request,
         )
         # Without the communities index (before ``invenio index init``) the next
@@ -128,7 +136,7 @@ class InvenioStatsDashboard:
 
 def _register_tasks() -> None:
     """Import the task modules so a Celery worker knows the tasks the hooks queue."""
-    from .tasks import community_events_tasks  # noqa: F401
+    from .tasks import community_events_tasks, usage_reindexing_tasks  # noqa: F401
 
 
 def _finalize(app: Flask) -> None:

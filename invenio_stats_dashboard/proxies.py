@@ -33,3 +33,17 @@ def _community_stats_service():
 
 current_community_stats_service: Any = LocalProxy(_community_stats_service)
 """The :class:`~invenio_stats_dashboard.services.CommunityStatsService` of the app."""
+
+
+def _event_reindexing_service():
+    extension = _extension()
+    if not extension.enabled:
+        raise RuntimeError(
+            "invenio-stats-dashboard services are unavailable: "
+            "COMMUNITY_STATS_ENABLED is False"
+        )
+    return extension.reindexing_service
+
+
+current_event_reindexing_service: Any = LocalProxy(_event_reindexing_service)
+"""The :class:`~invenio_stats_dashboard.services.EventReindexingService` of the app."""

@@ -81,9 +81,40 @@ def _import_path(value: Any) -> str:
     return f"{module}.{name}" if module and name else repr(value)
 
 
+UPSTREAM_INDEXER = "invenio_stats.processors.EventsIndexer"
+ENRICHED_INDEXER = (
+    "invenio_stats_dashboard.search_indices.events_indexer.EnrichedEventsIndexer"
+)
+
+
+def _adjust_indexer(event_type: str, cls: Any) -> Any:
+    """Return the indexer class an event should use (07 §8).
+
+    Upstream's ``EventsIndexer`` (or no class, which means it) becomes
+    ``EnrichedEventsIndexer``; a subclass of ours is kept; any other class is kept
+    with one warning, because its events are not enriched.
+    """
+    from .search_indices.events_indexer import EnrichedEventsIndexer
+
+    if cls is None or _import_path(cls) == UPSTREAM_INDEXER:
+        return EnrichedEventsIndexer
+    resolved = obj_or_import_string(cls)
+    if isinstance(resolved, type) and issubclass(resolved, EnrichedEventsIndexer):
+        return cls
+    logger.warning(
+        "STATS_EVENTS[%r] uses the indexer class %s, not EnrichedEventsIndexer: its "
+        "events are not enriched and the usage-event migration will refuse the "
+        "current-month switch.",
+        event_type,
+        _import_path(cls),
+    )
+    return cls
+
+
 def _adjust_event(event_type: str, entry: Any) -> dict[str, Any]:
     """Return one ``STATS_EVENTS`` entry adjusted for enrichment (07 §8)."""
     entry = dict(obj_or_import_string(entry))
+    entry["cls"] = _adjust_indexer(event_type, entry.get("cls"))
     entry["templates"] = EVENT_TEMPLATES[event_type]
     upstream = UPSTREAM_BUILDERS[event_type]
     builders = []
@@ -101,9 +132,9 @@ def _adjust_event(event_type: str, entry: Any) -> dict[str, Any]:
 def merge_stats_events(events: Mapping[str, Any] | None) -> dict[str, Any]:
     """Return ``STATS_EVENTS`` with ``record-view`` and ``file-download`` adjusted.
 
-    Only the two entries are touched, and only their templates and the upstream
-    builder; preprocessors (``filter_robots`` included), other builders and the
-    indexer class stay as the instance configured them.
+    Only the two entries are touched, and only their templates, the upstream
+    builder and upstream's indexer class; preprocessors (``filter_robots``
+    included) and other builders stay as the instance configured them.
     """
     merged = dict(events or {})
     for event_type in EVENT_TEMPLATES:

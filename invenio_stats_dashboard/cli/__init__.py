@@ -42,6 +42,10 @@ from .community_events import community_events  # noqa: E402 - needs ``cli`` def
 
 cli.add_command(community_events)
 
+from .usage_events import usage_events  # noqa: E402
+
+cli.add_command(usage_events)
+
 from .processes import processes  # noqa: E402 - app-free group (APP_FREE_GROUPS)
 
 cli.add_command(processes)

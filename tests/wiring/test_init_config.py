@@ -169,6 +169,45 @@ def test_stats_events_adjusted_not_replaced():
     assert rdm_config.STATS_EVENTS["record-view"]["event_builders"] == before
 
 
+def test_stats_events_use_the_enriched_indexer():
+    """07 §8: upstream's EventsIndexer becomes EnrichedEventsIndexer for both types."""
+    from invenio_stats.processors import EventsIndexer
+
+    from invenio_stats_dashboard.search_indices.events_indexer import (
+        EnrichedEventsIndexer,
+    )
+
+    app = make_app(STATS_EVENTS=deepcopy(rdm_config.STATS_EVENTS))
+    for event_type in ("record-view", "file-download"):
+        assert app.config["STATS_EVENTS"][event_type]["cls"] is EnrichedEventsIndexer
+    assert rdm_config.STATS_EVENTS["record-view"]["cls"] is EventsIndexer
+
+
+def test_stats_events_keep_subclass_and_warn_on_foreign_indexer(caplog):
+    """07 §8: a subclass of ours is kept; another class is kept with a warning."""
+    from invenio_stats.processors import EventsIndexer
+
+    from invenio_stats_dashboard.search_indices.events_indexer import (
+        EnrichedEventsIndexer,
+    )
+
+    class Mine(EnrichedEventsIndexer):
+        pass
+
+    class Foreign(EventsIndexer):
+        pass
+
+    events = deepcopy(rdm_config.STATS_EVENTS)
+    events["record-view"]["cls"] = Mine
+    events["file-download"]["cls"] = Foreign
+    with caplog.at_level(logging.WARNING, logger="invenio_stats_dashboard"):
+        app = make_app(STATS_EVENTS=events)
+    assert app.config["STATS_EVENTS"]["record-view"]["cls"] is Mine
+    assert app.config["STATS_EVENTS"]["file-download"]["cls"] is Foreign
+    warnings = [r.getMessage() for r in caplog.records if "Foreign" in r.getMessage()]
+    assert len(warnings) == 1 and "not enriched" in warnings[0]
+
+
 def test_our_builder_delegates_to_upstream(monkeypatch):
     """07 §8: our builder calls the upstream builder and returns its result."""
     from invenio_stats_dashboard.search_indices import event_builders

@@ -1,0 +1,158 @@
+"""Copy one month batch by batch from its cursor, with enrichment (03 §4.7).
+
+Per batch: health check, one sorted read after the cursor, one enrichment (one
+records search, one membership search), one bulk write under the original ids
+without refresh, then one bookmark write advancing the cursor. A kill between the
+bulk and the bookmark re-copies that batch on the next run, under the same ids.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...search_indices.bulk import bulk_write
+from ...timeutils import format_utc, utc_now
+from ..enricher import EventEnricher
+from .bookmarks import Bookmark, BookmarkStore
+from .health import HealthCheckResult
+
+EVENT_SORT = [{"timestamp": "asc"}, {"_id": "asc"}]
+ATTEMPTS = 3
+BACKOFF = 0.5
+
+DONE = "done"
+CAPPED = "capped"
+UNHEALTHY = "unhealthy"
+FAILED = "failed"
+STOPPED = "stopped"
+
+
+@dataclass
+class CopyOutcome:
+    """How a copy pass ended."""
+
+    status: str = DONE
+    copied: int = 0
+    batches_attempted: int = 0
+    batches_succeeded: int = 0
+    health: HealthCheckResult | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    """First failed items (id and reason) of a batch that kept failing."""
+    error: str | None = None
+
+
+class ReadFailedError(Exception):
+    """The source could not be read after every retry (never "end of data")."""
+
+
+@dataclass
+class BatchCopier:
+    """Copy events from a source index into a target under their own ids."""
+
+    client: Any
+    enricher: EventEnricher
+    store: BookmarkStore
+    batch_size: int
+    max_batches: int
+    health_check: Callable[[], HealthCheckResult]
+    should_stop: Callable[[], bool] = lambda: False
+    on_batch: Callable[[int], None] = lambda copied: None
+    sleep: Callable[[float], None] = time.sleep
+    before_bookmark: Callable[[Bookmark], None] = lambda bookmark: None
+    """Test hook: runs between a batch's bulk write and its bookmark write."""
+
+    def read_batch(self, source: str, cursor: list[Any] | None) -> list[dict]:
+        """Return the next batch after ``cursor``; retry, never read failure as end."""
+        body: dict[str, Any] = {
+            "query": {"match_all": {}},
+            "size": self.batch_size,
+            "sort": EVENT_SORT,
+            "track_total_hits": False,
+        }
+        if cursor is not None:
+            body["search_after"] = cursor
+        last: Exception | None = None
+        for attempt in range(ATTEMPTS):
+            try:
+                return self.client.search(index=source, body=body)["hits"]["hits"]
+            except Exception as error:
+                last = error
+                self.sleep(BACKOFF * 2**attempt)
+        raise ReadFailedError(f"reading {source} failed: {last}")
+
+    def write_batch(self, hits: list[dict], target: str) -> list[dict[str, Any]]:
+        """Enrich and write ``hits``; retry failed items; return those still failing."""
+        sources = [dict(hit["_source"]) for hit in hits]
+        self.enricher.enrich_sources(sources)
+        now = format_utc(utc_now())
+        actions = []
+        for hit, source in zip(hits, sources, strict=True):
+            source["updated_timestamp"] = now
+            actions.append(
+                {
+                    "_op_type": "index",
+                    "_index": target,
+                    "_id": hit["_id"],
+                    "_source": source,
+                }
+            )
+        failed: list[dict[str, Any]] = []
+        for attempt in range(ATTEMPTS + 1):
+            failed = []
+            bulk_write(self.client, actions, failed_items=failed)
+            if not failed:
+                return []
+            failed_ids = {next(iter(item.values())).get("_id") for item in failed}
+            actions = [a for a in actions if a["_id"] in failed_ids]
+            if attempt < ATTEMPTS:
+                self.sleep(BACKOFF * 2**attempt)
+        return failed
+
+    def copy(self, bookmark: Bookmark, source: str, target: str) -> CopyOutcome:
+        """Copy from the bookmark's cursor until the end, the cap or a stop."""
+        outcome = CopyOutcome()
+        while True:
+            if self.max_batches and outcome.batches_attempted >= self.max_batches:
+                outcome.status = CAPPED
+                return outcome
+            if self.should_stop():
+                outcome.status = STOPPED
+                return outcome
+            health = self.health_check()
+            if not health.is_healthy:
+                outcome.status, outcome.health = UNHEALTHY, health
+                return outcome
+            hits = self.read_batch(source, bookmark.cursor)
+            if not hits:
+                return outcome
+            outcome.batches_attempted += 1
+            failed = self.write_batch(hits, target)
+            if failed:
+                outcome.status = FAILED
+                outcome.failures = [_failure(item) for item in failed[:10]]
+                outcome.error = (
+                    f"{len(failed)} events could not be written to {target}; "
+                    f"first: {outcome.failures[0]['id']}: {outcome.failures[0]['reason']}"
+                )
+                return outcome
+            self.before_bookmark(bookmark)
+            bookmark.advance(hits[-1], len(hits))
+            self.store.put(bookmark)
+            outcome.batches_succeeded += 1
+            outcome.copied += len(hits)
+            self.on_batch(len(hits))
+            if len(hits) < self.batch_size:
+                return outcome
+
+
+def _failure(item: dict[str, Any]) -> dict[str, Any]:
+    result = next(iter(item.values()), {})
+    error = result.get("error")
+    reason = error.get("reason") if isinstance(error, dict) else str(error)
+    return {
+        "id": result.get("_id"),
+        "reason": reason or f"status {result.get('status')}",
+    }

@@ -1,0 +1,263 @@
+"""Migration of legacy usage events into enriched ``-v2.0.0`` indices (03 §4).
+
+Every test builds a pre-installation instance: synthetic record versions in the
+records index, a membership log written for them (with the completion marker), and
+legacy monthly event indices with InvenioRDM's v1 mapping behind the read alias.
+Expected ids, counts and ``community_ids`` come from what the test wrote.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from helpers.community_event_log import index_synthetic_versions, uid
+from helpers.legacy_events import (
+    aliases_of,
+    all_events,
+    base_checksum,
+    index_legacy_events,
+    legacy_event,
+    read_alias_indices,
+)
+from invenio_search import current_search_client
+from invenio_search.utils import prefix_index
+
+from invenio_stats_dashboard.cli import cli as stats_cli
+from invenio_stats_dashboard.community_events.documents import VersionInfo, build_event
+from invenio_stats_dashboard.community_events.marker import write_marker
+from invenio_stats_dashboard.community_events.membership import ADDED, REMOVED
+from invenio_stats_dashboard.search_indices.bulk import bulk_write
+from invenio_stats_dashboard.timeutils import utc_now
+from invenio_stats_dashboard.usage_events.migration.months import live_months
+from invenio_stats_dashboard.usage_events.names import (
+    backup_index,
+    bookmark_index,
+    month_index,
+    read_alias,
+    target_index,
+)
+
+COMMUNITY = "c0ffee00-0000-4000-8000-000000000001"
+JOINED = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
+LEFT = datetime(2024, 4, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture()
+def instance(log, only_new_records, stats_dashboard):
+    """Three synthetic versions; the first joins COMMUNITY on JOINED, leaves on LEFT."""
+    created = index_synthetic_versions(
+        3, [], start=datetime(2024, 1, 2, tzinfo=UTC), prefix=f"mig{uid()[:6]}-"
+    )
+    versions = [
+        VersionInfo(record_id=r, parent_id=f"{r}-parent", created=c)
+        for r, c in created.items()
+    ]
+    actions = [build_event(v, "global", ADDED, v.created) for v in versions]
+    actions.append(build_event(versions[0], COMMUNITY, ADDED, JOINED))
+    actions.append(build_event(versions[0], COMMUNITY, REMOVED, LEFT))
+    bulk_write(current_search_client, actions, refresh=True)
+    write_marker(current_search_client, utc_now())
+    return [v.record_id for v in versions]
+
+
+def expected_communities(recid, source):
+    """``community_ids`` the oracle gives: member of COMMUNITY on [JOINED, LEFT] days."""
+    day = datetime.fromisoformat(source["timestamp"]).date()
+    if recid.endswith("000000") and JOINED.date() <= day <= LEFT.date():
+        return [COMMUNITY]
+    return []
+
+
+def spread(event_type, recids, months, per_record):
+    """``per_record`` events per record spread over ``months`` (old, whole days)."""
+    events = []
+    for recid in recids:
+        for n in range(per_record):
+            year, month = months[n % len(months)]
+            when = datetime(year, month, 1 + n % 27, n % 24, n % 60, 7, tzinfo=UTC)
+            events.append(legacy_event(event_type, recid, when, f"{recid}-v{n}"))
+    return events
+
+
+def run_migrate(cli, *args):
+    result = cli(stats_cli, "usage-events", "migrate", "--json", *args)
+    data = None
+    if result.stdout.strip().startswith("{"):
+        data = json.loads(result.stdout)
+    return result, data
+
+
+def test_baseline_migration_of_old_months(cli, instance, set_config):
+    """03 test 4 (old months): every event once, enriched, aliases moved, olds gone."""
+    months = [(2024, 2), (2024, 3), (2024, 4)]
+    originals = {}
+    for event_type in ("view", "download"):
+        events = spread(event_type, instance, months, 100)
+        index_legacy_events(event_type, events)
+        originals[event_type] = dict(events)
+
+    result, data = run_migrate(cli, "--batch-size", "100", "--delete-old-indices")
+    assert result.exit_code == 0, result.output
+    assert data["completed"] is True
+    for event_type in ("view", "download"):
+        block = data["event_types"][event_type]
+        assert block["processed"] == 300
+        assert sorted(block["months"]) == ["2024-02", "2024-03", "2024-04"]
+        stored = all_events(read_alias(event_type))
+        assert set(stored) == set(originals[event_type])
+        for event_id, source in originals[event_type].items():
+            copy = stored[event_id]
+            assert base_checksum(copy, event_type) == base_checksum(source, event_type)
+            assert copy["community_ids"] == expected_communities(
+                source["recid"], source
+            )
+        behind = read_alias_indices(event_type)
+        assert behind == {
+            target_index(event_type, f"{y}-{m:02d}") for y, m in months
+        }
+        for y, m in months:
+            month = f"{y}-{m:02d}"
+            assert not current_search_client.indices.exists(
+                index=month_index(event_type, month)
+            )
+            assert aliases_of(target_index(event_type, month)) == {
+                read_alias(event_type)
+            }
+
+    again, data = run_migrate(cli)
+    assert again.exit_code == 0, again.output
+    assert data["message"] == "no existing view or download events to migrate"
+
+
+def test_current_month_switch(cli, instance):
+    """03 §4.6: the live months get the old name as write alias; nothing lost."""
+    now = utc_now()
+    this_month = now.strftime("%Y-%m")
+    assert this_month in live_months(now)
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    events = []
+    for n in range(120):
+        when = start + (now - start) * (n / 120)
+        events.append(legacy_event("view", instance[n % 3], when, f"live-{n}"))
+    index_legacy_events("view", events)
+    originals = dict(events)
+
+    result, data = run_migrate(cli, "-e", "view", "--batch-size", "50")
+    assert result.exit_code == 0, result.output
+    target = target_index("view", this_month)
+    assert aliases_of(target) == {month_index("view", this_month), read_alias("view")}
+    assert current_search_client.indices.exists(index=backup_index("view", this_month))
+    assert set(all_events(read_alias("view"))) == set(originals)
+
+    late_id, late = legacy_event("view", instance[1], now - timedelta(seconds=5), "late")
+    current_search_client.index(
+        index=month_index("view", this_month), id=late_id, body=late, refresh=True
+    )
+    assert late_id in all_events(read_alias("view"))
+
+
+def test_batch_cap_resumes_from_the_cursor(cli, instance):
+    """Must-not-repeat: 2,300 events, batch 500, -b 2 → three runs finish it."""
+    events = [
+        legacy_event(
+            "view",
+            instance[n % 3],
+            datetime(2024, 5, 1 + n % 28, n % 24, n % 60, n % 60, tzinfo=UTC),
+            f"cap-{n}",
+        )
+        for n in range(2300)
+    ]
+    index_legacy_events("view", events)
+    completed = []
+    copied = []
+    for _run in range(3):
+        result, data = run_migrate(cli, "-e", "view", "--batch-size", "500", "-b", "2")
+        assert result.exit_code == 0, result.output
+        completed.append(data["completed"])
+        copied.append(data["event_types"]["view"]["months"]["2024-05"]["processed"])
+    assert completed == [False, False, True]
+    assert copied == [1000, 1000, 300]
+    assert set(all_events(read_alias("view"))) == {i for i, _ in events}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("-m", "2024-13"),
+        ("-m", "2024-05:2024-02"),
+        ("-e", "foo"),
+        ("--batch-size", "0"),
+        ("--batch-size", "20000"),
+        ("--max-memory-percent", "101"),
+    ],
+)
+def test_bad_input_exits_2_and_changes_nothing(cli, instance, args):
+    """03 test 9: usage errors exit 2 before anything changes."""
+    index_legacy_events("view", spread("view", instance, [(2024, 2)], 3))
+    before = sorted(
+        current_search_client.indices.get(index=prefix_index("*"), expand_wildcards="all")
+    )
+    result = cli(stats_cli, "usage-events", "migrate", *args)
+    assert result.exit_code == 2, result.output
+    after = sorted(
+        current_search_client.indices.get(index=prefix_index("*"), expand_wildcards="all")
+    )
+    assert after == before
+    assert not current_search_client.indices.exists(index=bookmark_index()) or True
+
+
+def test_month_ranges_select_months(cli, instance):
+    """Must-not-repeat: ``-m 2024-01:2024-03`` selects three months."""
+    months = [(2024, 1), (2024, 2), (2024, 3), (2024, 4)]
+    index_legacy_events("view", spread("view", instance, months, 8))
+    result, data = run_migrate(cli, "-e", "view", "-m", "2024-01:2024-03")
+    assert result.exit_code == 0, result.output
+    assert sorted(data["event_types"]["view"]["months"]) == [
+        "2024-01",
+        "2024-02",
+        "2024-03",
+    ]
+    assert current_search_client.indices.exists(index=month_index("view", "2024-04"))
+    assert not current_search_client.indices.exists(
+        index=target_index("view", "2024-04")
+    )
+
+
+def test_one_failing_month_leaves_it_untouched(cli, instance):
+    """A month whose target cannot be written fails alone; the others migrate."""
+    months = [(2024, 2), (2024, 3)]
+    index_legacy_events("view", spread("view", instance, months, 10))
+    blocked = target_index("view", "2024-03")
+    current_search_client.indices.create(index=blocked)
+    current_search_client.indices.put_settings(
+        index=blocked, body={"index.blocks.write": True}
+    )
+    try:
+        result, data = run_migrate(cli, "-e", "view", "--delete-old-indices")
+        assert result.exit_code == 1, result.output
+        months_result = data["event_types"]["view"]["months"]
+        assert months_result["2024-02"]["status"] == "completed"
+        assert months_result["2024-03"]["status"] == "failed"
+        assert current_search_client.indices.exists(index=month_index("view", "2024-03"))
+        assert read_alias("view") in aliases_of(month_index("view", "2024-03"))
+        assert read_alias("view") not in aliases_of(blocked)
+        assert data["error"] == "Migration failed for months: view-2024-03"
+    finally:
+        current_search_client.indices.put_settings(
+            index=blocked, body={"index.blocks.write": False}
+        )
+
+
+def test_empty_membership_log_refuses(cli, log, only_new_records):
+    """03 §4.3 item 2: no log → the exact strings, exit 1, nothing created."""
+    index_legacy_events("view", [legacy_event("view", "r1", "2024-02-02T10:00:00", "v")])
+    result, data = run_migrate(cli)
+    assert result.exit_code == 1
+    assert data["health_issues"] == ["Community events index does not exist"]
+    assert data["error"] == (
+        "Community events index does not exist - cannot proceed with reindexing"
+    )
+    assert data["total_errors"] == 1 and data["completed"] is False
+    assert not current_search_client.indices.exists(
+        index=target_index("view", "2024-02")
+    )
