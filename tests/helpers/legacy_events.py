@@ -80,13 +80,17 @@ def create_legacy_month(event_type, month):
             body={
                 "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}},
                 "mappings": v1_mappings(event_type),
-                "aliases": {prefix_index(f"events-stats-{EVENT_TYPES[event_type]}"): {}},
+                "aliases": {
+                    prefix_index(f"events-stats-{EVENT_TYPES[event_type]}"): {}
+                },
             },
         )
     return name
 
 
-def legacy_event(event_type, recid, timestamp, visitor, *, parent_recid=None, file=None):
+def legacy_event(
+    event_type, recid, timestamp, visitor, *, parent_recid=None, file=None
+):
     """Return ``(_id, _source)`` of one event with invenio-stats' id scheme."""
     if isinstance(timestamp, str):
         timestamp = datetime.fromisoformat(timestamp)
@@ -116,9 +120,7 @@ def legacy_event(event_type, recid, timestamp, visitor, *, parent_recid=None, fi
     else:
         source["unique_id"] = f"ui_{recid}"
     window = ts.replace(second=ts.second // 10 * 10)
-    digest = hashlib.sha1(
-        (source["unique_id"] + visitor).encode("utf-8")
-    ).hexdigest()
+    digest = hashlib.sha1((source["unique_id"] + visitor).encode("utf-8")).hexdigest()
     return f"{window.isoformat()}-{digest}", source
 
 

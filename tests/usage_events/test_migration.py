@@ -112,9 +112,7 @@ def test_baseline_migration_of_old_months(cli, instance, set_config):
                 source["recid"], source
             )
         behind = read_alias_indices(event_type)
-        assert behind == {
-            target_index(event_type, f"{y}-{m:02d}") for y, m in months
-        }
+        assert behind == {target_index(event_type, f"{y}-{m:02d}") for y, m in months}
         for y, m in months:
             month = f"{y}-{m:02d}"
             assert not current_search_client.indices.exists(
@@ -149,7 +147,9 @@ def test_current_month_switch(cli, instance):
     assert current_search_client.indices.exists(index=backup_index("view", this_month))
     assert set(all_events(read_alias("view"))) == set(originals)
 
-    late_id, late = legacy_event("view", instance[1], now - timedelta(seconds=5), "late")
+    late_id, late = legacy_event(
+        "view", instance[1], now - timedelta(seconds=5), "late"
+    )
     current_search_client.index(
         index=month_index("view", this_month), id=late_id, body=late, refresh=True
     )
@@ -195,12 +195,16 @@ def test_bad_input_exits_2_and_changes_nothing(cli, instance, args):
     """03 test 9: usage errors exit 2 before anything changes."""
     index_legacy_events("view", spread("view", instance, [(2024, 2)], 3))
     before = sorted(
-        current_search_client.indices.get(index=prefix_index("*"), expand_wildcards="all")
+        current_search_client.indices.get(
+            index=prefix_index("*"), expand_wildcards="all"
+        )
     )
     result = cli(stats_cli, "usage-events", "migrate", *args)
     assert result.exit_code == 2, result.output
     after = sorted(
-        current_search_client.indices.get(index=prefix_index("*"), expand_wildcards="all")
+        current_search_client.indices.get(
+            index=prefix_index("*"), expand_wildcards="all"
+        )
     )
     assert after == before
     assert not current_search_client.indices.exists(index=bookmark_index()) or True
@@ -238,7 +242,9 @@ def test_one_failing_month_leaves_it_untouched(cli, instance):
         months_result = data["event_types"]["view"]["months"]
         assert months_result["2024-02"]["status"] == "completed"
         assert months_result["2024-03"]["status"] == "failed"
-        assert current_search_client.indices.exists(index=month_index("view", "2024-03"))
+        assert current_search_client.indices.exists(
+            index=month_index("view", "2024-03")
+        )
         assert read_alias("view") in aliases_of(month_index("view", "2024-03"))
         assert read_alias("view") not in aliases_of(blocked)
         assert data["error"] == "Migration failed for months: view-2024-03"
@@ -250,7 +256,9 @@ def test_one_failing_month_leaves_it_untouched(cli, instance):
 
 def test_empty_membership_log_refuses(cli, log, only_new_records):
     """03 §4.3 item 2: no log → the exact strings, exit 1, nothing created."""
-    index_legacy_events("view", [legacy_event("view", "r1", "2024-02-02T10:00:00", "v")])
+    index_legacy_events(
+        "view", [legacy_event("view", "r1", "2024-02-02T10:00:00", "v")]
+    )
     result, data = run_migrate(cli)
     assert result.exit_code == 1
     assert data["health_issues"] == ["Community events index does not exist"]
