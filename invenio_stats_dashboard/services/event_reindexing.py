@@ -20,6 +20,7 @@ from ..community_events.marker import read_marker
 from ..locks import task_lock
 from ..proxies import current_community_stats
 from ..search_indices.paging import count
+from ..timeutils import utc_now
 from ..usage_events.enricher import EventEnricher
 from ..usage_events.event_mappings import ensure_event_templates
 from ..usage_events.fields import configured_fields, fingerprint
@@ -36,6 +37,7 @@ from ..usage_events.migration.months import (
 )
 from ..usage_events.migration.results import (
     COMPLETED,
+    FAILED,
     SKIPPED,
     MigrationResult,
     ReindexingResults,
@@ -338,14 +340,20 @@ class EventReindexingService:
         pending = self.pending_months(inventory, options.months)
         fields = configured_fields(current_app.config)
         results.fingerprint = fingerprint(fields)
+        if options.fresh_start and options.months:
+            # A finalised month named on the command line is refused, never redone.
+            for entry in inventory.ordered():
+                if entry.month in options.months and entry.finalised:
+                    results.add(_refused_fresh_start(entry))
+            pending = [e for e in pending if not e.finalised]
         if options.months:
-            found = {e.month for e in pending}
+            found = {e.month for e in pending} | {r.month for r in results.months()}
             missing = [m for m in options.months if m not in found]
             if missing:
                 results.message = "; ".join(
                     f"nothing to migrate for {m}" for m in missing
                 )
-        if not pending:
+        if not pending and not results.months():
             results.completed = True
             results.message = results.message or NOTHING_TO_MIGRATE
             if not options.months:
@@ -414,6 +422,22 @@ class EventReindexingService:
         from ..usage_events.migration.progress import reindexing_progress
 
         return reindexing_progress(self)
+
+
+def _refused_fresh_start(entry: MonthIndices) -> MigrationResult:
+    """Return the result of a finalised month ``--fresh-start`` must not redo."""
+    result = MigrationResult(
+        month=entry.month,
+        event_type=entry.event_type,
+        source_index=entry.source,
+        target_index=entry.target,
+    )
+    result.error(
+        "refused",
+        f"{entry.event_type} {entry.month} is finalised: use "
+        "`usage-events migrate --reenrich` to rewrite its events",
+    )
+    return result.finish(FAILED, utc_now())
 
 
 def month_state(entry: MonthIndices) -> str:

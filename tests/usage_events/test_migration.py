@@ -269,3 +269,173 @@ def test_empty_membership_log_refuses(cli, log, only_new_records):
     assert not current_search_client.indices.exists(
         index=target_index("view", "2024-02")
     )
+
+
+def index_snapshot():
+    """Names of this session's indices and the migration bookmark documents."""
+    names = sorted(
+        current_search_client.indices.get(
+            index=f"{prefix_index('*')},backup-{prefix_index('*')}",
+            expand_wildcards="all",
+        )
+    )
+    bookmarks = (
+        all_events(bookmark_index())
+        if current_search_client.indices.exists(index=bookmark_index())
+        else {}
+    )
+    return names, bookmarks
+
+
+def test_dry_run_writes_nothing(cli, instance):
+    """Must-not-repeat: ``--dry-run`` prints the plan and changes nothing."""
+    events = spread("view", instance, [(2024, 2), (2024, 3)], 5)
+    index_legacy_events("view", events)
+    per_month = {
+        m: sum(s["timestamp"][:7] == m for _, s in events)
+        for m in ("2024-02", "2024-03")
+    }
+    first, _ = run_migrate(
+        cli, "-e", "view", "-m", "2024-02", "-b", "1", "--batch-size", "4"
+    )
+    assert first.exit_code == 0, first.output
+    before = index_snapshot()
+    result = cli(stats_cli, "usage-events", "migrate", "--dry-run", "--batch-size", "4")
+    assert result.exit_code == 0, result.output
+    assert index_snapshot() == before
+    lines = {line.split()[1]: line for line in result.stdout.splitlines()[1:]}
+    february, march = lines["2024-02"], lines["2024-03"]
+    assert f"events {per_month['2024-02']}, migrated 4, state in_progress" in february
+    assert f"batches needed {-(-(per_month['2024-02'] - 4) // 4)}" in february
+    assert f"events {per_month['2024-03']}, migrated 0, state not_started" in march
+    assert f"batches needed {-(-per_month['2024-03'] // 4)}" in march
+
+
+def test_fresh_start(cli, instance):
+    """03 test 10: unfinalised months restart; finalised months are refused."""
+    index_legacy_events("view", spread("view", instance, [(2024, 2), (2024, 3)], 20))
+    result, data = run_migrate(cli, "-e", "view", "-m", "2024-02", "--batch-size", "5")
+    assert result.exit_code == 0 and data["completed"], result.output
+    result, data = run_migrate(
+        cli, "-e", "view", "-m", "2024-03", "--batch-size", "5", "-b", "2"
+    )
+    assert data["event_types"]["view"]["months"]["2024-03"]["migrated_total"] == 10
+
+    result, data = run_migrate(
+        cli,
+        "-e",
+        "view",
+        "-m",
+        "2024-03",
+        "--batch-size",
+        "5",
+        "-b",
+        "1",
+        "--fresh-start",
+    )
+    assert result.exit_code == 0, result.output
+    month = data["event_types"]["view"]["months"]["2024-03"]
+    assert month["migrated_total"] == 5  # restarted from the first event
+    current_search_client.indices.refresh(index=target_index("view", "2024-03"))
+    assert (
+        current_search_client.count(index=target_index("view", "2024-03"))["count"] == 5
+    )
+
+    before = all_events(read_alias("view"))
+    refused, data = run_migrate(cli, "-e", "view", "-m", "2024-02", "--fresh-start")
+    assert refused.exit_code == 1
+    assert "--reenrich" in refused.output
+    assert all_events(read_alias("view")) == before
+
+
+def test_incomplete_backfill_refuses(cli, instance):
+    """03 §4.3 item 2: no marker and versions without events → exit 1 with the count."""
+    from helpers.community_event_log import delete_marker
+
+    index_legacy_events("view", spread("view", instance, [(2024, 2)], 2))
+    delete_marker()
+    index_synthetic_versions(
+        2, [], start=datetime(2024, 1, 5, tzinfo=UTC), prefix=f"nolog{uid()[:5]}-"
+    )
+    result = cli(stats_cli, "usage-events", "migrate")
+    assert result.exit_code == 1
+    assert "community events backfill incomplete: 2 versions need events" in (
+        result.output
+    )
+    assert not current_search_client.indices.exists(
+        index=target_index("view", "2024-02")
+    )
+
+
+def test_membership_of_many_records_in_one_batch(cli, log, only_new_records):
+    """Must-not-repeat: 1,500 records in one batch all get their communities."""
+    created = index_synthetic_versions(
+        1500, [], start=datetime(2024, 1, 1, tzinfo=UTC), prefix=f"many{uid()[:5]}-"
+    )
+    actions = []
+    for recid, when in created.items():
+        version = VersionInfo(record_id=recid, parent_id=f"{recid}-p", created=when)
+        actions.append(build_event(version, "global", ADDED, when))
+        actions.append(build_event(version, COMMUNITY, ADDED, when))
+    bulk_write(current_search_client, actions, refresh=True)
+    write_marker(current_search_client, utc_now())
+    events = [
+        legacy_event("view", recid, datetime(2024, 2, 3, 23, 59, 59, tzinfo=UTC), recid)
+        for recid in created
+    ]
+    index_legacy_events("view", events)
+    result, data = run_migrate(cli, "-e", "view", "--batch-size", "2000")
+    assert result.exit_code == 0, result.output
+    stored = all_events(read_alias("view"))
+    assert len(stored) == 1500
+    assert all(s["community_ids"] == [COMMUNITY] for s in stored.values())
+
+
+def test_instance_migrated_by_the_original_package(cli, instance):
+    """03 test 15: finalised targets are recorded, then --reenrich repairs them."""
+    month = "2024-03"
+    target = target_index("download", month)
+    current_search_client.indices.create(index=target)  # template: alias + marker
+    events = spread("download", instance, [(2024, 3)], 12)
+    for event_id, source in events:
+        current_search_client.index(
+            index=target, id=event_id, body={**source, "funders": []}
+        )
+    current_search_client.indices.refresh(index=target)
+    assert read_alias("download") in aliases_of(target)
+
+    result, data = run_migrate(cli, "-e", "download")
+    assert result.exit_code == 0, result.output
+    assert data["event_types"]["download"]["months"][month]["status"] == "completed"
+    assert len(all_events(read_alias("download"))) == len(events)
+
+    result, data = run_migrate(cli, "-e", "download", "--reenrich")
+    assert result.exit_code == 0, result.output
+    stored = all_events(read_alias("download"))
+    assert set(stored) == {i for i, _ in events}
+    for event_id, source in stored.items():
+        assert source["community_ids"] == expected_communities(
+            source["recid"], source
+        ), event_id
+
+
+def test_async_runs_the_task_with_every_option(cli, instance):
+    """Must-not-repeat: ``--async`` forwards months and types to the task."""
+    index_legacy_events("view", spread("view", instance, [(2024, 2), (2024, 3)], 6))
+    index_legacy_events("download", spread("download", instance, [(2024, 2)], 6))
+    result = cli(
+        stats_cli, "usage-events", "migrate", "--async", "-e", "view", "-m", "2024-03"
+    )
+    assert result.exit_code == 0, result.output
+    assert "task id" in result.output
+    assert current_search_client.indices.exists(index=target_index("view", "2024-03"))
+    assert not current_search_client.indices.exists(
+        index=target_index("view", "2024-02")
+    )
+    assert not current_search_client.indices.exists(
+        index=target_index("download", "2024-02")
+    )
+    assert read_alias_indices("view") == {
+        month_index("view", "2024-02"),
+        target_index("view", "2024-03"),
+    }

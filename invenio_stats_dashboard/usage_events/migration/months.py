@@ -217,10 +217,10 @@ def is_pending(entry: MonthIndices, source_count: int | None = None) -> bool:
     """
     if entry.bookmark is not None and not entry.bookmark.completed:
         return True
+    if entry.finalised and entry.bookmark is None:
+        return True  # finalised elsewhere (or bookmark cleared): verify and record
     if not entry.legacy_source:
         return False
-    if entry.finalised and entry.bookmark is None:
-        return True  # finalised elsewhere: verify and record it
     if entry.bookmark is None:
         return True
     recorded = entry.bookmark.source_count or 0
