@@ -439,3 +439,48 @@ def test_async_runs_the_task_with_every_option(cli, instance):
         month_index("view", "2024-02"),
         target_index("view", "2024-03"),
     }
+
+
+def test_migrate_background_runs_to_completion(cli, cli_process, instance, tmp_path):
+    """03 test 17: ``migrate-background`` forwards bare flags; its log holds the report."""
+    import time
+
+    index_legacy_events("view", spread("view", instance, [(2024, 1), (2024, 2)], 4))
+    pid_dir = str(tmp_path / "jobs")
+    started = cli_process(
+        "invenio",
+        "community-stats",
+        "usage-events",
+        "migrate-background",
+        "-m",
+        "2024-01",
+        "--delete-old-indices",
+        "--pid-dir",
+        pid_dir,
+    )
+    assert started.returncode == 0, started.stderr
+    deadline = time.monotonic() + 120
+    record = {}
+    while time.monotonic() < deadline:
+        status = cli(
+            stats_cli,
+            "processes",
+            "status",
+            "event-migration",
+            "--json",
+            "--pid-dir",
+            pid_dir,
+        )
+        record = json.loads(status.stdout)
+        if record and record.get("status") != "running":
+            break
+        time.sleep(0.3)
+    assert record["status"] == "completed", record
+    assert record["command"][-3:] == ["-m", "2024-01", "--delete-old-indices"]
+    log = (tmp_path / "jobs").glob("*event-migration*.log")
+    text = "\n".join(path.read_text() for path in log)
+    assert "Summary: 1 completed" in text
+    assert not current_search_client.indices.exists(
+        index=month_index("view", "2024-01")
+    )
+    assert current_search_client.indices.exists(index=month_index("view", "2024-02"))
