@@ -183,13 +183,17 @@ def background_command(
     process_name: str,
     *,
     name: str | None = None,
-    validate: Callable[..., None] | None = None,
+    validate: Callable[..., Sequence[str] | None] | None = None,
+    exclude: Sequence[str] = (),
 ) -> click.Command:
     """Build ``<foreground>-background``: same options, plus ``--pid-dir``.
 
     ``validate(**params)``, when given, runs the foreground's own checks that need
-    more than click (e.g. that a community exists) before the job is spawned. A
-    foreground that has a ``--pid-dir`` of its own keeps it, and it is forwarded.
+    more than click (e.g. that a community exists, or a confirmation asked in the
+    parent) before the job is spawned; the arguments it returns are appended to the
+    child's. ``exclude`` names foreground parameters the background twin does not
+    take (``dry_run``, ``run_async``). A foreground that has a ``--pid-dir`` of its
+    own keeps it, and it is forwarded.
     """
     command_name = name or f"{foreground.name}-background"
     owns_pid_dir = any(param.name == "pid_dir" for param in foreground.params)
@@ -198,9 +202,8 @@ def background_command(
     def callback(**params: Any) -> None:
         ctx = click.get_current_context()
         pid_dir = params["pid_dir"] if owns_pid_dir else params.pop("pid_dir")
-        if validate is not None:
-            validate(**params)
-        raw_args = ctx.meta.get(RAW_ARGS_KEY, [])
+        extra = list(validate(**params) or ()) if validate is not None else []
+        raw_args = [*ctx.meta.get(RAW_ARGS_KEY, []), *extra]
         argv = [
             sys.executable,
             "-m",
@@ -213,7 +216,7 @@ def background_command(
     command = BackgroundCommand(
         command_name,
         callback=callback,
-        params=list(foreground.params),
+        params=[p for p in foreground.params if p.name not in exclude],
         help=(
             f"Run '{foreground.name}' in the background, with the same options; "
             f"follow it with 'processes status {process_name}'."

@@ -1,5 +1,6 @@
 """Output conventions of every command (06 §1 "Output", §2)."""
 
+import sys
 from typing import NoReturn
 
 import click
@@ -33,3 +34,20 @@ def existing_commands(paths: tuple[str, ...]) -> list[str]:
         if command is not None:
             found.append(path)
     return found
+
+
+def stdin_is_interactive() -> bool:
+    """Whether a person can answer a prompt (06 §1 "Confirmation")."""
+    isatty = getattr(sys.stdin, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def confirm_or_fail(question: str, skip_flag: str) -> None:
+    """Ask ``question``; declining, or a stdin nobody can answer, exits 1.
+
+    ``skip_flag`` is the option that skips the prompt, named in the error.
+    """
+    if not stdin_is_interactive():
+        fail(f"confirmation required; re-run with {skip_flag}")
+    if not click.confirm(question, default=False, err=True):
+        fail("refused: not confirmed; nothing changed")

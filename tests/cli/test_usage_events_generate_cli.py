@@ -32,6 +32,7 @@ from invenio_search.utils import prefix_index
 
 from invenio_stats_dashboard.cli import background
 from invenio_stats_dashboard.cli import cli as stats_cli
+from invenio_stats_dashboard.cli import output as output_module
 from invenio_stats_dashboard.usage_events.generator import new_index_body
 from invenio_stats_dashboard.usage_events.names import month_index
 
@@ -262,12 +263,12 @@ def test_dry_run_writes_nothing(cli, clean):
 
 def test_declined_prompt_writes_nothing(cli, clean, monkeypatch):
     """06 §1: declining exits 1 and changes nothing."""
-    monkeypatch.setattr(generate_module, "stdin_is_interactive", lambda: True)
+    monkeypatch.setattr(output_module, "stdin_is_interactive", lambda: True)
     result = cli(stats_cli, *usage("generate", *WINDOW), input="n\n")
     assert_one_final_error(result)
     assert "Write 20 synthetic events?" in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
-        "Error: refused: not confirmed; nothing written"
+        "Error: refused: not confirmed; nothing changed"
     )
     assert event_indices() == []
 
@@ -375,7 +376,7 @@ def test_background_prompts_in_the_parent(
     assert refused.stderr.strip().splitlines()[-1] == (
         "Error: confirmation required; re-run with --yes-i-know"
     )
-    monkeypatch.setattr(generate_module, "stdin_is_interactive", lambda: True)
+    monkeypatch.setattr(output_module, "stdin_is_interactive", lambda: True)
     declined = cli(stats_cli, *arguments, input="n\n")
     assert_one_final_error(declined)
     assert captured_starts == []

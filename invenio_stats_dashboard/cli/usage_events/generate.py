@@ -5,7 +5,6 @@ Behaviour: 03 §6; options, output and exit codes: 06 §1, §2, §7.2, §8.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -33,9 +32,9 @@ from ...usage_events.generator import (
     resolve_routes,
     writing_generator,
 )
-from ..background import RAW_ARGS_KEY, background_command
+from ..background import background_command
 from ..options import parse_date, parse_date_range
-from ..output import fail, number
+from ..output import confirm_or_fail, fail, number
 
 PROCESS_NAME = "usage-event-generation"
 CONFIRM_FLAG = "--yes-i-know"
@@ -79,20 +78,6 @@ def build_options(
 
 
 # ------------------------------------------------------------------ confirmation
-
-
-def stdin_is_interactive() -> bool:
-    """Whether a person can answer a prompt (06 §1 "Confirmation")."""
-    isatty = getattr(sys.stdin, "isatty", None)
-    return bool(isatty and isatty())
-
-
-def confirm_or_fail(question: str) -> None:
-    """Ask ``question``; declining or a non-interactive stdin exits 1."""
-    if not stdin_is_interactive():
-        fail(f"confirmation required; re-run with {CONFIRM_FLAG}")
-    if not click.confirm(question, default=False, err=True):
-        fail("refused: not confirmed; nothing written")
 
 
 WARNING = (
@@ -283,7 +268,7 @@ def _run(
         return
     if not yes_i_know:
         click.echo(WARNING, err=True)
-        confirm_or_fail(f"Write {number(plan.total)} synthetic events?")
+        confirm_or_fail(f"Write {number(plan.total)} synthetic events?", CONFIRM_FLAG)
     current_community_stats.ensure_search_setup()
     try:
         generator = writing_generator(
@@ -334,24 +319,19 @@ def _generate(
 # ------------------------------------------------------------------- background
 
 
-def _check_in_parent(yes_i_know: bool = False, **params: Any) -> None:
+def _check_in_parent(yes_i_know: bool = False, **params: Any) -> list[str]:
     """Check the options and ask the prompt in the parent (06 §7.2).
 
     The child has no terminal, so once the user confirmed it gets ``--yes-i-know``.
     """
     build_options(**params)
     if yes_i_know:
-        return
+        return []
     click.echo(WARNING, err=True)
-    confirm_or_fail("Start writing synthetic events in the background?")
-    ctx = click.get_current_context()
-    ctx.meta[RAW_ARGS_KEY] = [*ctx.meta.get(RAW_ARGS_KEY, []), CONFIRM_FLAG]
+    confirm_or_fail("Start writing synthetic events in the background?", CONFIRM_FLAG)
+    return [CONFIRM_FLAG]
 
 
-def _background_generate() -> click.Command:
-    command = background_command(generate, PROCESS_NAME, validate=_check_in_parent)
-    command.params = [param for param in command.params if param.name != "dry_run"]
-    return command
-
-
-generate_background = _background_generate()
+generate_background = background_command(
+    generate, PROCESS_NAME, validate=_check_in_parent, exclude=("dry_run",)
+)
