@@ -309,8 +309,5 @@ def print_report(results: ReindexingResults) -> None:
     click.echo(f"Next: {PROGRAM} status; {PROGRAM} clear-bookmarks")
 
 
-migrate_background = background_command(migrate, PROCESS_NAME)
-migrate_background.params = [
-    p for p in migrate_background.params if p.name != "run_async"
-]
+migrate_background = background_command(migrate, PROCESS_NAME, exclude=("run_async",))
 usage_events.add_command(migrate_background)
