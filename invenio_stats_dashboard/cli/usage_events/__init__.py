@@ -18,3 +18,4 @@ from .generate import generate, generate_background  # noqa: E402
 
 usage_events.add_command(generate)
 usage_events.add_command(generate_background)
+from . import maintenance, status  # noqa: E402, F401 - register their commands
