@@ -356,6 +356,9 @@ class EventReindexingService:
         if not pending and not results.months():
             results.completed = True
             results.message = results.message or NOTHING_TO_MIGRATE
+            if options.delete_old_indices:
+                self.delete_verified_old_indices(options, results)
+                results.completed = not results.old_indices_kept
             if not options.months:
                 store.put_run_summary(results.fingerprint)
             return results
@@ -402,17 +405,52 @@ class EventReindexingService:
                 stopped = True
         return self._summarise(results, options, store)
 
+    def delete_verified_old_indices(
+        self, options: RunOptions, results: ReindexingResults
+    ) -> None:
+        """``--delete-old-indices`` for months completed in earlier runs (03 §4.2).
+
+        Each old or backup index is re-verified at id level first, exactly as
+        ``cleanup-old-indices`` does; a month that fails the check is reported.
+        """
+        from ..usage_events.migration.cleanup import (
+            DELETED,
+            VALIDATION_ERROR,
+            VALIDATION_FAILED,
+            cleanup_items,
+            process_item,
+        )
+
+        done_now = {(r.event_type, r.month) for r in results.months()}
+        for item in cleanup_items(self.client, options.event_types):
+            if (item.event_type, item.month) in done_now:
+                continue  # this run already handled its own months
+            if options.months and item.month not in options.months:
+                continue
+            item = process_item(self.client, item, dry_run=False)
+            if item.result is DELETED:
+                results.old_indices_deleted.append(item.index)
+            elif item.result in (VALIDATION_FAILED, VALIDATION_ERROR):
+                results.total_errors += 1
+                results.old_indices_kept.append(f"{item.index}: {item.reason}")
+
     def _summarise(
         self, results: ReindexingResults, options: RunOptions, store: BookmarkStore
     ) -> ReindexingResults:
+        if options.delete_old_indices:
+            self.delete_verified_old_indices(options, results)
         months = results.months()
         failed = [f"{r.event_type}-{r.month}" for r in months if r.status == "failed"]
-        results.completed = bool(months) and all(
-            r.status in (COMPLETED, SKIPPED) for r in months
+        results.completed = (
+            bool(months)
+            and all(r.status in (COMPLETED, SKIPPED) for r in months)
+            and not results.old_indices_kept
         )
         results.error = (
             f"Migration failed for months: {', '.join(failed)}" if failed else None
         )
+        if results.old_indices_kept and not results.error:
+            results.error = "old indices kept: " + "; ".join(results.old_indices_kept)
         if results.completed and not options.months:
             store.put_run_summary(results.fingerprint or "")
         return results

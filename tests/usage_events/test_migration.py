@@ -484,3 +484,25 @@ def test_migrate_background_runs_to_completion(cli, cli_process, instance, tmp_p
         index=month_index("view", "2024-01")
     )
     assert current_search_client.indices.exists(index=month_index("view", "2024-02"))
+
+
+def test_delete_old_indices_reverifies_earlier_months(cli, instance):
+    """03 §4.2: months completed earlier are re-verified at id level, then deleted."""
+    events = spread("view", instance, [(2024, 2), (2024, 3)], 6)
+    index_legacy_events("view", events)
+    result, data = run_migrate(cli, "-e", "view")
+    assert result.exit_code == 0 and data["completed"], result.output
+    february, march = month_index("view", "2024-02"), month_index("view", "2024-03")
+    assert current_search_client.indices.exists(index=february)
+
+    missing_id = next(i for i, s in events if s["timestamp"].startswith("2024-03"))
+    current_search_client.delete(
+        index=target_index("view", "2024-03"), id=missing_id, refresh=True
+    )
+    result, data = run_migrate(cli, "-e", "view", "--delete-old-indices")
+    assert result.exit_code == 1, result.output
+    assert data["old_indices_deleted"] == [february]
+    assert len(data["old_indices_kept"]) == 1
+    assert data["old_indices_kept"][0].startswith(march)
+    assert not current_search_client.indices.exists(index=february)
+    assert current_search_client.indices.exists(index=march)

@@ -273,6 +273,10 @@ def print_report(results: ReindexingResults) -> None:
             click.echo(f"  ... {len(result.validation_errors) - ERRORS_SHOWN} more")
         for error in result.operational_errors:
             click.echo(f"  error ({error['type']}): {error['message']}")
+    for index in results.old_indices_deleted:
+        click.echo(f"Deleted old index {index} (every event verified in its target)")
+    for kept in results.old_indices_kept:
+        click.echo(f"Kept old index {kept}")
     tally = results.tally()
     click.echo(
         f"Summary: {tally['completed']} completed, {tally['interrupted']} "

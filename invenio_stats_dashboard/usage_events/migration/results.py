@@ -115,6 +115,10 @@ class ReindexingResults:
     reenrich: bool = False
     fingerprint: str | None = None
     earliest_reenriched_month: str | None = None
+    old_indices_deleted: list[str] = field(default_factory=list)
+    """Old or backup indices of earlier-completed months deleted after a re-check."""
+    old_indices_kept: list[str] = field(default_factory=list)
+    """Old or backup indices whose id-level re-check failed (``index: reason``)."""
 
     def add(self, result: MigrationResult) -> None:
         """Add one month's result to its event type and the totals."""
@@ -146,7 +150,7 @@ class ReindexingResults:
     @property
     def exit_code(self) -> int:
         """0 done or capped only; 1 failed, stopped or refused (03 §4.11)."""
-        if self.refused or self.health_issues:
+        if self.refused or self.health_issues or self.old_indices_kept:
             return 1
         for result in self.months():
             if result.status == FAILED:
