@@ -145,8 +145,6 @@ class Inventory:
 
     months: dict[tuple[str, str], MonthIndices] = field(default_factory=dict)
     unrecognised: list[str] = field(default_factory=list)
-    enriched_monthly: dict[tuple[str, str], str] = field(default_factory=dict)
-    """Monthly indices created from our template (no migration needed)."""
 
     def get(self, event_type: str, month: str) -> MonthIndices:
         """Return (creating if needed) the entry of one month."""
