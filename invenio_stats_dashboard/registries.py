@@ -87,6 +87,33 @@ ENRICHED_INDEXER = (
 )
 
 
+def _resolve(value: Any) -> Any:
+    """Return the object a config value names (import strings in either form).
+
+    A string that cannot be imported is returned unchanged, so it is compared by
+    its spelling only.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        return obj_or_import_string(value)
+    except (ImportError, AttributeError, ValueError):
+        return value
+
+
+def _is_same(value: Any, path: str) -> bool:
+    """Whether ``value`` is the object at ``path``: by identity, else by path.
+
+    Import strings may be spelled ``module.attr`` or ``module:attr``, and InvenioRDM
+    re-exports its objects from sub-modules, so spellings alone never decide (03 §3.1).
+    """
+    target = _resolve(path)
+    resolved = _resolve(value)
+    if resolved is target and not isinstance(target, str):
+        return True
+    return _import_path(value).replace(":", ".") == path
+
+
 def _adjust_indexer(event_type: str, cls: Any) -> Any:
     """Return the indexer class an event should use (07 §8).
 
@@ -96,9 +123,9 @@ def _adjust_indexer(event_type: str, cls: Any) -> Any:
     """
     from .search_indices.events_indexer import EnrichedEventsIndexer
 
-    if cls is None or _import_path(cls) == UPSTREAM_INDEXER:
+    if cls is None or _is_same(cls, UPSTREAM_INDEXER):
         return EnrichedEventsIndexer
-    resolved = obj_or_import_string(cls)
+    resolved = _resolve(cls)
     if isinstance(resolved, type) and issubclass(resolved, EnrichedEventsIndexer):
         return cls
     logger.warning(
@@ -118,10 +145,10 @@ def _adjust_event(event_type: str, entry: Any) -> dict[str, Any]:
     entry["templates"] = EVENT_TEMPLATES[event_type]
     upstream = UPSTREAM_BUILDERS[event_type]
     builders = []
+    # InvenioRDM re-exports its builders from the ``event_builders`` module.
+    spellings = (upstream, upstream.replace(".stats.", ".stats.event_builders."))
     for builder in entry.get("event_builders", []):
-        path = _import_path(builder)
-        # InvenioRDM re-exports its builders from the ``event_builders`` module.
-        if path in (upstream, upstream.replace(".stats.", ".stats.event_builders.")):
+        if any(_is_same(builder, path) for path in spellings):
             builders.append(OUR_BUILDERS[event_type])
         else:
             builders.append(builder)

@@ -84,6 +84,10 @@ class EnrichedEventsIndexer(EventsIndexer):
                 logger.info("another events indexer is running; events stay queued")
                 return 0, 0
             try:
+                if indexing_state.is_paused(state):
+                    # The pause was set between the check and the lock: honour it.
+                    logger.info("usage-event indexing is paused by a migration")
+                    return 0, 0
                 indexing_state.record_fingerprint(state, self.enricher.fingerprint)
                 return self._index_queue(state)
             finally:
@@ -94,16 +98,20 @@ class EnrichedEventsIndexer(EventsIndexer):
     def _index_queue(self, state: redis.Redis) -> tuple[int, int]:
         indexed = errors = 0
         actions = self.actionsiter()
-        while True:
-            chunk = list(islice(actions, CHUNK_SIZE))
-            if not chunk:
-                break
-            written, failed = self._write_chunk(chunk)
-            indexed += written
-            errors += failed
-            if len(chunk) < CHUNK_SIZE or indexing_state.is_paused(state):
-                # A pause asked meanwhile: stop consuming, the rest stays queued.
-                break
+        try:
+            while True:
+                chunk = list(islice(actions, CHUNK_SIZE))
+                if not chunk:
+                    break
+                written, failed = self._write_chunk(chunk)
+                indexed += written
+                errors += failed
+                if len(chunk) < CHUNK_SIZE or indexing_state.is_paused(state):
+                    # A pause asked meanwhile: stop consuming, the rest stays queued.
+                    break
+        finally:
+            # Give the queue consumer (and its broker connection) back at once.
+            actions.close()
         return indexed, errors
 
     # ---------------------------------------------------------------- writing
@@ -164,7 +172,19 @@ class EnrichedEventsIndexer(EventsIndexer):
             logger.warning("preparing event indices failed: %s", error)
         self._enrich(chunk)
         failed: list[dict[str, Any]] = []
-        written = bulk_write(self.client, chunk, failed_items=failed)
+        try:
+            written = bulk_write(self.client, chunk, failed_items=failed)
+        except Exception as error:
+            # The chunk has left the queue: say how many events are lost, then stop
+            # consuming (the rest stays queued for the next run).
+            logger.error(
+                "%d %s events could not be indexed (%s); months: %s",
+                len(chunk),
+                self.stats_type,
+                error,
+                ", ".join(sorted({action["_index"][-7:] for action in chunk})),
+            )
+            raise
         if not failed:
             return written, 0
         by_id = {action["_id"]: action for action in chunk}
@@ -179,6 +199,10 @@ class EnrichedEventsIndexer(EventsIndexer):
                 other.append(item)
         retry_failed: list[dict[str, Any]] = []
         if retry:
+            # The index may have been replaced since it was checked: check it again
+            # before the next write into it.
+            for index in {action["_index"] for action in retry}:
+                IndexFieldGuard.discard(index)
             written += bulk_write(self.client, retry, failed_items=retry_failed)
             logger.warning(
                 "%d %s events were rejected by their index mapping and indexed "

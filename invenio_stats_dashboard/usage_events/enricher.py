@@ -199,10 +199,10 @@ class EventEnricher:
         public = is_public_metadata(source)
         for enriched in self.fields:
             name = enriched.event_field
-            if not public and name not in RESTRICTED_METADATA_FIELDS:
-                continue
             if source is None:
-                values[name] = None
+                values[name] = None  # unknown (purged) record: null metadata fields
+                continue
+            if not public and name not in RESTRICTED_METADATA_FIELDS:
                 continue
             try:
                 value = enriched.extract(source, event)

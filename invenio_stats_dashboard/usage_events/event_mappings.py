@@ -152,6 +152,12 @@ class IndexFieldGuard:
             cls._ready.add(key)
 
     @classmethod
+    def discard(cls, index: str) -> None:
+        """Check ``index`` again before its next write (its mapping rejected a write)."""
+        for key in [key for key in cls._ready if key[0] == index]:
+            cls._ready.discard(key)
+
+    @classmethod
     def forget(cls) -> None:
         """Drop what this process checked (tests, after deleting indices)."""
         cls._ready.clear()
