@@ -1227,3 +1227,75 @@ def test_stats_events_entries_recognised_by_resolved_object():
         OUR_BUILDERS["file-download"],
         "no_such_package.builders:custom",
     ]
+
+
+def test_live_and_migrated_enrichment_are_identical(
+    running_app, clear_stats_indices, uploader, community, cli
+):
+    """03 test 3 and Must-not-repeat: the same event written live and migrated from a
+    legacy index gets identical enrichment (journal, funders, affiliations filled;
+    downloads carry ``community_ids``)."""
+    from helpers.legacy_events import create_legacy_month
+
+    from invenio_stats_dashboard.cli import cli as stats_cli
+    from invenio_stats_dashboard.community_events.marker import write_marker
+    from invenio_stats_dashboard.timeutils import utc_now
+    from invenio_stats_dashboard.usage_events.names import (
+        month_index,
+        read_alias,
+        target_index,
+    )
+
+    record = make_record(
+        uploader,
+        communities=[community],
+        files={"table.csv": 50},
+        resource_type="publication-article",
+        languages=["eng"],
+        funding=[("00k4n6c32", "00k4n6c32::101000001")],
+        creators=[person("Hopper", [{"id": "01ggx4157"}])],
+        publisher=PUBLISHER,
+        custom_fields={"journal:journal": {"title": JOURNAL_TITLE}},
+    )
+    when = datetime(2024, 3, 5, 14, 30, 0)  # an old month: the plain migration path
+    backdate = current_search_client.update_by_query(
+        index=prefix_index("stats-community-events"),
+        body={
+            "query": {"term": {"record_id": record.id}},
+            "script": {"source": "ctx._source.event_date = '2024-01-01T00:00:00.000'"},
+        },
+        refresh=True,
+    )
+    assert backdate["updated"] >= 2  # global and the community
+    emit_view(record, when)
+    emit_download(record, "table.csv", when)
+    assert_no_errors(process_usage_events())
+    live = {
+        kind: search_events(kind, mine(record))[0]["_source"]
+        for kind in (VIEW, DOWNLOAD)
+    }
+    assert live[VIEW]["journal_title"] == JOURNAL_TITLE
+    assert live[DOWNLOAD]["community_ids"] == [cid(community)]
+
+    # The same events as an instance without the extension held them.
+    for kind, short in ((VIEW, "view"), (DOWNLOAD, "download")):
+        (hit,) = search_events(kind, mine(record))
+        current_search_client.indices.delete(index=hit["_index"])
+        create_legacy_month(short, "2024-03")
+        base = {k: v for k, v in hit["_source"].items() if k in BASE_FIELDS[kind]}
+        current_search_client.index(
+            index=month_index(short, "2024-03"), id=hit["_id"], body=base, refresh=True
+        )
+    write_marker(current_search_client, utc_now())
+    result = cli(stats_cli, "usage-events", "migrate", "-m", "2024-03")
+    assert result.exit_code == 0, result.output
+    for kind, short in ((VIEW, "view"), (DOWNLOAD, "download")):
+        current_search_client.indices.refresh(index=read_alias(short))
+        (migrated,) = current_search_client.search(
+            index=read_alias(short), body={"query": mine(record)}
+        )["hits"]["hits"]
+        assert migrated["_index"] == target_index(short, "2024-03")
+        assert enrichment_of(migrated, kind) == enrichment_of(
+            {"_source": live[kind]}, kind
+        )
+        assert migrated["_source"]["funders"] and migrated["_source"]["affiliations"]
