@@ -15,7 +15,7 @@ from typing import Any
 from invenio_search.utils import prefix_index
 
 from ..communities import CommunityDirectory
-from ..search_indices.bulk import bulk_write
+from ..search_indices.bulk import bulk_write, item_result
 from ..search_indices.paging import RECORDS_ALIAS, count, iter_hits, point_in_time
 from ..timeutils import end_of_day, format_utc, start_of_day, utc_now
 from .backfill_plan import ChunkPlan, plan_actions, plan_chunk
@@ -220,11 +220,11 @@ class CommunityEventsBackfill:
 
 
 def _item_id(item: dict[str, Any]) -> str:
-    return next(iter(item.values())).get("_id", "")
+    return str(item_result(item).get("_id", ""))
 
 
 def _item_error(item: dict[str, Any]) -> str:
-    error = next(iter(item.values())).get("error") or {}
+    error = item_result(item).get("error") or {}
     if isinstance(error, dict):
         return f"{error.get('type', 'error')}: {error.get('reason', '')}"
     return str(error)

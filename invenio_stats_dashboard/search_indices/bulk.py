@@ -70,5 +70,20 @@ def bulk_write(
     return written
 
 
+def item_result(item: dict[str, Any]) -> dict[str, Any]:
+    """Return the result of one bulk response item (``{"index": {...}}`` → ``{...}``)."""
+    result: dict[str, Any] = next(iter(item.values()), {})
+    return result
+
+
+def item_reason(item: dict[str, Any]) -> str:
+    """Return why one bulk item failed, in one line."""
+    result = item_result(item)
+    error = result.get("error")
+    if isinstance(error, dict):
+        return str(error.get("reason") or error.get("type") or error)
+    return str(error) if error else f"status {result.get('status')}"
+
+
 def _refresh_value(refresh: bool | str) -> str:
     return "wait_for" if refresh == "wait_for" else "true"

@@ -25,7 +25,7 @@ from ..usage_events import indexing_state
 from ..usage_events.enricher import EventEnricher, strip_enrichment
 from ..usage_events.event_mappings import IndexFieldGuard, ensure_event_templates
 from ..usage_events.fields import configured_fields
-from .bulk import bulk_write
+from .bulk import bulk_write, item_result
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ MAPPING_ERRORS = ("mapper_parsing_exception", "strict_dynamic_mapping_exception"
 
 
 def _is_mapping_rejection(item: dict[str, Any]) -> bool:
-    result = next(iter(item.values()), {})
+    result = item_result(item)
     error = result.get("error") or {}
     return isinstance(error, dict) and error.get("type") in MAPPING_ERRORS
 
@@ -190,7 +190,7 @@ class EnrichedEventsIndexer(EventsIndexer):
         by_id = {action["_id"]: action for action in chunk}
         retry, other = [], []
         for item in failed:
-            result = next(iter(item.values()), {})
+            result = item_result(item)
             action = by_id.get(result.get("_id"))
             if action is not None and _is_mapping_rejection(item):
                 strip_enrichment(action["_source"], self.fields)

@@ -156,11 +156,12 @@ class EventEnricher:
         if not any(f.event_field == "file_types" for f in self.fields):
             return
         hidden = {
-            source.get("uuid"): source
+            str(source["uuid"]): source
             for source in sources.values()
-            if is_public_metadata(source) and hides_file_entries(source)
+            if source.get("uuid")
+            and is_public_metadata(source)
+            and hides_file_entries(source)
         }
-        hidden.pop(None, None)
         if not hidden:
             return
         try:
@@ -215,10 +216,10 @@ class EventEnricher:
 
     def enrich(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Return the enrichment fields of each event, in order."""
-        infos = self.load(event.get("recid") for event in events)
+        infos = self.load(str(event.get("recid") or "") for event in events)
         result = []
         for event in events:
-            info = infos.get(event.get("recid")) or RecordInfo(source=None)
+            info = infos.get(str(event.get("recid") or "")) or RecordInfo(source=None)
             if info.source is None:
                 self.stats.unknown_records += 1
             result.append(self.fields_for(info, event))

@@ -44,7 +44,7 @@ from typing import Any
 from invenio_search.utils import prefix_index
 from invenio_stats.processors import EventsIndexer
 
-from ..search_indices.bulk import bulk_write
+from ..search_indices.bulk import bulk_write, item_result
 from ..search_indices.paging import RECORDS_ALIAS, search_after_pages
 from ..search_indices.templates import template_body
 from ..timeutils import end_of_day, parse_utc, start_of_day
@@ -807,7 +807,7 @@ class EventGenerator:
         self.result.indexed += written
         self.result.written_indices.update(action["_index"] for action in actions)
         for item in failed:
-            outcome = next(iter(item.values()), {})
+            outcome = item_result(item)
             self.result.add_errors(
                 1,
                 f"{outcome.get('_index')} {outcome.get('_id')}: {outcome.get('error')}",

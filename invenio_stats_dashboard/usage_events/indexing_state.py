@@ -93,16 +93,19 @@ class IndexingPause:
 
     def renew(self) -> bool:
         """Reset the TTL; False when the flag expired or another run replaced it."""
-        value = self.client.get(self.key)
-        if value is None or value.decode() != self.token:
+        if self._current() != self.token:
             return False
         return bool(self.client.expire(self.key, self.timeout))
 
     @property
     def held(self) -> bool:
         """Whether the flag is still ours."""
+        return self._current() == self.token
+
+    def _current(self) -> str | None:
+        """Return the token the flag holds now, if any."""
         value = self.client.get(self.key)
-        return value is not None and value.decode() == self.token
+        return _text(value) if value is not None else None
 
     def release(self) -> None:
         """Remove the flag when it is still ours."""
@@ -138,7 +141,12 @@ def recent_fingerprints(
     since = utc_now() - within
     recent = {}
     for key, value in raw.items():
-        seen = parse_utc(value.decode())
+        seen = parse_utc(_text(value))
         if seen is not None and seen >= since:
-            recent[key.decode()] = seen
+            recent[_text(key)] = seen
     return recent
+
+
+def _text(value: bytes | str) -> str:
+    """Decode a Redis reply (bytes unless the client decodes responses)."""
+    return value.decode() if isinstance(value, bytes) else value

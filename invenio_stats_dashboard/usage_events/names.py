@@ -91,4 +91,4 @@ def parse_index_name(event_type: str, name: str) -> ParsedIndex:
 def is_month(value: str) -> bool:
     """Whether ``value`` is a real ``YYYY-MM`` month."""
     match = MONTH_PATTERN.match(value or "")
-    return bool(match) and 1 <= int(match.group(2)) <= 12
+    return match is not None and 1 <= int(match.group(2)) <= 12

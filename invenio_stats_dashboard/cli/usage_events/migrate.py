@@ -271,8 +271,8 @@ def print_report(results: ReindexingResults) -> None:
             click.echo(f"  validation: {error}")
         if len(result.validation_errors) > ERRORS_SHOWN:
             click.echo(f"  ... {len(result.validation_errors) - ERRORS_SHOWN} more")
-        for error in result.operational_errors:
-            click.echo(f"  error ({error['type']}): {error['message']}")
+        for problem in result.operational_errors:
+            click.echo(f"  error ({problem['type']}): {problem['message']}")
     for index in results.old_indices_deleted:
         click.echo(f"Deleted old index {index} (every event verified in its target)")
     for kept in results.old_indices_kept:

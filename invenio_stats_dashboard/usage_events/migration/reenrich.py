@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import current_app
 
-from ...search_indices.bulk import bulk_write
+from ...search_indices.bulk import bulk_write, item_reason, item_result
 from ...search_indices.paging import count
 from ...timeutils import format_utc, utc_now
 from ..enricher import EventEnricher
@@ -120,11 +120,7 @@ class InPlaceRewriter:
             )
         failed: list[dict[str, Any]] = []
         bulk_write(self.client, actions, failed_items=failed)
-        return [
-            item
-            for item in failed
-            if next(iter(item.values()), {}).get("status") != CONFLICT
-        ]
+        return [item for item in failed if item_result(item).get("status") != CONFLICT]
 
     def rewrite(self, index: str, bookmark: Bookmark, result: MigrationResult) -> str:
         """Run batches until no stale event is left, the cap, or a stop."""
@@ -146,8 +142,8 @@ class InPlaceRewriter:
             result.batches_attempted += 1
             failed = self.write(index, hits)
             if failed:
-                first = next(iter(failed[0].values()), {})
-                bookmark.last_error = f"{first.get('_id')}: {first.get('error')}"
+                first = item_result(failed[0])
+                bookmark.last_error = f"{first.get('_id')}: {item_reason(failed[0])}"
                 self.store.put(bookmark)
                 result.error("bulk_failed", f"{len(failed)} events failed to rewrite")
                 return FAILED
