@@ -248,6 +248,11 @@ def test_one_failing_month_leaves_it_untouched(cli, instance):
         assert read_alias("view") in aliases_of(month_index("view", "2024-03"))
         assert read_alias("view") not in aliases_of(blocked)
         assert data["error"] == "Migration failed for months: view-2024-03"
+        tallies = [m["status"] for m in months_result.values()]
+        assert data["total_errors"] == tallies.count("failed") == 1
+        assert data["total_processed"] == sum(
+            m["processed"] for m in months_result.values()
+        )
     finally:
         current_search_client.indices.put_settings(
             index=blocked, body={"index.blocks.write": False}
@@ -506,3 +511,41 @@ def test_delete_old_indices_reverifies_earlier_months(cli, instance):
     assert data["old_indices_kept"][0].startswith(march)
     assert not current_search_client.indices.exists(index=february)
     assert current_search_client.indices.exists(index=march)
+
+
+def test_one_refresh_per_month_and_progress_task(cli, instance, monkeypatch):
+    """Must-not-repeat: one refresh of each target; the progress task works."""
+    from invenio_stats_dashboard.proxies import current_event_reindexing_service
+    from invenio_stats_dashboard.tasks.usage_reindexing_tasks import (
+        get_reindexing_progress,
+    )
+
+    months = [(2024, 2), (2024, 3)]
+    index_legacy_events("view", spread("view", instance, months, 30))
+    indices = current_search_client.indices
+    original = indices.refresh
+    refreshed = []
+
+    def counting_refresh(*args, **kwargs):
+        refreshed.append(kwargs.get("index"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(indices, "refresh", counting_refresh)
+    result, data = run_migrate(cli, "-e", "view", "--batch-size", "10")
+    assert result.exit_code == 0, result.output
+    monkeypatch.undo()
+    for year, month in months:
+        target = target_index("view", f"{year}-{month:02d}")
+        assert refreshed.count(target) == 1, refreshed
+        assert (
+            data["event_types"]["view"]["months"][f"{year}-{month:02d}"][
+                "batches_succeeded"
+            ]
+            == 5
+        )  # 3 records x 30 events / 2 months / 10 per batch
+
+    task_result = get_reindexing_progress.delay().get()
+    assert task_result == json.loads(
+        json.dumps(current_event_reindexing_service.get_reindexing_progress())
+    )
+    assert task_result["counts"]["view_migrated"] == 90
