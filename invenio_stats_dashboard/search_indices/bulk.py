@@ -8,8 +8,6 @@ items instead of logging and continuing, so callers can retry or report.
 from collections.abc import Iterable
 from typing import Any
 
-from opensearchpy.helpers import streaming_bulk
-
 CHUNK_SIZE = 1000
 
 
@@ -35,7 +33,9 @@ def bulk_write(
 
     Failed items raise :class:`BulkWriteError`, unless ``failed_items`` is given: then
     every failed item is appended to it and the caller decides. With ``refresh`` set,
-    only the final chunk asks for it, so a run refreshes once.
+    only the final chunk asks for it, so a run refreshes once. Bodies are serialised
+    here in one pass and responses carry only what the caller reads, because a
+    migration writes millions of documents through this function.
     """
     pending = list(actions)
     if not pending:
@@ -45,29 +45,58 @@ def bulk_write(
     for start in range(0, len(pending), chunk_size):
         chunk = pending[start : start + chunk_size]
         last = start + chunk_size >= len(pending)
-        params: dict[str, Any] = (
-            {"refresh": _refresh_value(refresh)} if refresh and last else {}
-        )
-        for ok, item in streaming_bulk(
-            client,
-            chunk,
-            chunk_size=chunk_size,
-            raise_on_error=False,
-            raise_on_exception=True,
-            max_retries=0,
-            **params,
-        ):
-            if ok:
+        params: dict[str, Any] = {"filter_path": RESPONSE_FIELDS}
+        if refresh and last:
+            params["refresh"] = _refresh_value(refresh)
+        response = client.bulk(body=_ndjson(chunk), params=params)
+        for item in response.get("items", []):
+            if 200 <= item_result(item).get("status", 500) < 300:
                 written += 1
-            else:
-                failed += 1
-                if failed_items is not None:
-                    failed_items.append(item)
-                elif len(errors) < 10:
-                    errors.append(item)
+                continue
+            failed += 1
+            if failed_items is not None:
+                failed_items.append(item)
+            elif len(errors) < 10:
+                errors.append(item)
     if failed and failed_items is None:
         raise BulkWriteError(failed, errors)
     return written
+
+
+RESPONSE_FIELDS = "items.*._id,items.*._index,items.*.status,items.*.error"
+"""The parts of a bulk response callers read (``filter_path``)."""
+
+ACTION_KEYS = ("_index", "_id", "if_seq_no", "if_primary_term", "routing")
+
+
+def _ndjson(actions: list[dict[str, Any]]) -> bytes:
+    """Serialise bulk actions (``_op_type``, metadata, ``_source``/``doc``)."""
+    lines = []
+    for action in actions:
+        op_type = action.get("_op_type", "index")
+        meta = {k: action[k] for k in ACTION_KEYS if k in action}
+        lines.append(_dumps({op_type: meta}))
+        if op_type == "update":
+            body = {k: action[k] for k in ("doc", "script", "upsert") if k in action}
+            lines.append(_dumps(body))
+        elif op_type != "delete":
+            lines.append(_dumps(action["_source"]))
+    return b"\n".join(lines) + b"\n"
+
+
+def _dumps(value: Any) -> bytes:
+    return _json_dumps(value)
+
+
+try:  # orjson comes with InvenioRDM; the standard library is the fallback
+    import orjson
+
+    _json_dumps = orjson.dumps
+except ImportError:  # pragma: no cover
+    import json
+
+    def _json_dumps(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 
 def item_result(item: dict[str, Any]) -> dict[str, Any]:

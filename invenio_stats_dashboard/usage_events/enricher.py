@@ -25,7 +25,7 @@ from ..community_events.membership import PairHistory
 from ..record_files import database_file_entries, hides_file_entries
 from ..search_indices.paging import RECORDS_ALIAS, batched
 from ..timeutils import parse_utc
-from .extraction import project_event_field
+from .extraction import extract_file_types, project_event_field
 from .fields import (
     COMMUNITY_IDS,
     RESTRICTED_METADATA_FIELDS,
@@ -54,6 +54,8 @@ class RecordInfo:
     histories: dict[str, PairHistory] = field(default_factory=dict)
     """Membership history per community (``global`` left out)."""
     has_log_events: bool = False
+    extracted: dict[tuple, Any] = field(default_factory=dict)
+    """Extracted field values, so a record's many events extract them once."""
 
 
 @dataclass
@@ -205,6 +207,10 @@ class EventEnricher:
                 continue
             if not public and name not in RESTRICTED_METADATA_FIELDS:
                 continue
+            key = _cache_key(enriched, event)
+            if key is not None and key in info.extracted:
+                values[name] = info.extracted[key]
+                continue
             try:
                 value = enriched.extract(source, event)
                 values[name] = project_event_field(name, value)
@@ -212,6 +218,8 @@ class EventEnricher:
                 self.stats.extraction_errors[name] += 1
                 logger.debug("extracting %s for %s failed: %s", name, event, error)
                 values[name] = None
+            if key is not None:
+                info.extracted[key] = values[name]
         return values
 
     def enrich(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -236,6 +244,20 @@ class EventEnricher:
         for source, values in zip(sources, enrichment, strict=True):
             strip_enrichment(source, self.fields)
             source.update(values)
+
+
+def _cache_key(enriched: EnrichedField, event: Mapping[str, Any]) -> tuple | None:
+    """Key under which a record's extracted value can be reused, or None.
+
+    A field that reads only the record is the same for all its events; the shipped
+    file-type extraction also depends on the downloaded file. Other extractors that
+    read the event are never cached, since they may read any event field.
+    """
+    if not enriched.takes_event:
+        return (enriched.event_field,)
+    if enriched.extractor is extract_file_types:
+        return (enriched.event_field, event.get("file_id"), event.get("file_key"))
+    return None
 
 
 KNOWN_ENRICHMENT_FIELDS = frozenset(
