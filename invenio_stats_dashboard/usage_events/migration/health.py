@@ -85,10 +85,15 @@ def check_health(
 
 def wait_until_healthy(
     check: Callable[[], HealthCheckResult],
-    delays: Sequence[float] = RETRY_DELAYS,
-    sleep: Callable[[float], None] = time.sleep,
+    delays: Sequence[float] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> HealthCheckResult:
-    """Check, and re-check after each delay while unhealthy; return the last result."""
+    """Check, and re-check after each delay while unhealthy; return the last result.
+
+    ``delays`` defaults to :data:`RETRY_DELAYS`, read at call time.
+    """
+    delays = RETRY_DELAYS if delays is None else delays
+    sleep = time.sleep if sleep is None else sleep
     result = check()
     for delay in delays:
         if result.is_healthy:

@@ -9,15 +9,18 @@ process exactly there.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from flask import current_app
 
 from ...search_indices.paging import count
 from ...timeutils import utc_now
 from ..enricher import EventEnricher
 from ..event_mappings import copy_missing_properties
-from ..indexing_state import IndexingPause, redis_client
+from ..indexing_state import PAUSE_KEY, IndexingPause, redis_client, state_key
 from . import copier as copy_states
 from . import switch
 from .bookmarks import COMPLETED as PHASE_COMPLETED
@@ -26,7 +29,7 @@ from .copier import BatchCopier, ReadFailedError
 from .health import HealthCheckResult
 from .months import MonthIndices
 from .results import COMPLETED, FAILED, INTERRUPTED, MigrationResult
-from .verification import copy_missing, validate_month
+from .verification import copy_missing, missing_ids, validate_month
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +75,7 @@ class MonthMigration:
         self.should_stop = should_stop
         self.on_batch = on_batch
         self.on_start = on_start
+        self._stale_pause_checked = False
 
     # ------------------------------------------------------------------ entry
 
@@ -85,6 +89,7 @@ class MonthMigration:
             target_index=entry.target,
         )
         try:
+            self._clear_stale_pause()
             return self._run(entry, result, started)
         except ReadFailedError as error:
             result.error("read_failed", str(error))
@@ -94,6 +99,23 @@ class MonthMigration:
             logger.exception("migrating %s %s failed", entry.event_type, entry.month)
             result.error("unexpected_error", f"{type(error).__name__}: {error}")
             return result.finish(FAILED, started)
+
+    def _clear_stale_pause(self) -> None:
+        """Remove a pause flag left by a killed run, once per run.
+
+        The caller holds the migration lock, so no other switch can be in progress:
+        a flag present now belongs to a run that died after setting it (e.g. after
+        its swap). It would otherwise hold live indexing back for its whole TTL.
+        """
+        if self._stale_pause_checked:
+            return
+        self._stale_pause_checked = True
+        state = redis_client()
+        try:
+            if state.delete(state_key(current_app.config, PAUSE_KEY)):
+                logger.warning("removed an indexing pause left by a stopped migration")
+        finally:
+            state.close()
 
     def _run(
         self, entry: MonthIndices, result: MigrationResult, started: datetime
@@ -112,7 +134,12 @@ class MonthMigration:
             switch.delete_target(self.client, entry)
             bookmark = entry.bookmark = None
         if bookmark is not None and bookmark.phase == SWITCHING:
-            return self._recover(entry, bookmark, result, started)
+            if not (entry.source_exists and not entry.switched):
+                return self._recover(entry, bookmark, result, started)
+            # Stopped after ``phase=switching`` was written but before the swap: the
+            # old index is still a concrete index that may hold newer events, so the
+            # switch is repeated (backup, pause, deltas, swap), never just recovered.
+            bookmark.phase = COPYING
         if entry.finalised:
             return self._record_finalised(entry, bookmark, result, started)
         if not entry.source_exists:
@@ -182,6 +209,9 @@ class MonthMigration:
             self.store.put(bookmark)
             return result.finish(FAILED, started)
         checkpoint("after_copy")
+        # Writes into the old index during the copy are only counted (and found by
+        # the delta pass) once refreshed.
+        self.client.indices.refresh(index=entry.source)
         self.client.indices.refresh(index=entry.target)
         source_count = count(self.client, entry.source)
         if source_count != bookmark.processed_count:
@@ -279,6 +309,26 @@ class MonthMigration:
         result.processed = copied
         result.source_count = source_count
         result.message = "already complete" if not copied else "topped up late events"
+        if self.settings.delete_old_indices and sources:
+            # Finalised by a run stopped before its delete (03 §4.12): delete the
+            # old index (or backup) only once every one of its ids is in the target.
+            lacking = {
+                source: sum(
+                    len(ids) for ids in missing_ids(self.client, source, entry.target)
+                )
+                for source in sources
+            }
+            if any(lacking.values()):
+                errors = [
+                    f"{n} events of {source} are missing in {entry.target}"
+                    for source, n in lacking.items()
+                    if n
+                ]
+                return self._validation_failed(
+                    bookmark, result, errors, started, reset=False
+                )
+            for source in sources:
+                result.deleted_old_index |= switch.delete_index(self.client, source)
         return self._complete(bookmark, result, started)
 
     # ---------------------------------------------------------------- switch
@@ -312,12 +362,23 @@ class MonthMigration:
             return result.finish(INTERRUPTED, started)
         state = redis_client()
         pause = IndexingPause(state, self.settings.pause_timeout)
+        heartbeat = PauseHeartbeat(pause)
         try:
             pause.set()
+            heartbeat.start()
             checkpoint("paused")
             if not pause.wait_for_indexer():
                 result.error("pause_failed", "the events indexer did not stop in time")
                 return result.finish(INTERRUPTED, started)
+            # The last writes of the indexer run that just ended are invisible to
+            # the id searches and the count until the old index is refreshed; the
+            # swap deletes the old index, so they would be lost.
+            self.client.indices.refresh(index=entry.source)
+            # The live indexer may have mapped new (enrichment) fields on the old
+            # index after the backup copied its mapping: strict mappings would
+            # reject those events in the deltas.
+            copy_missing_properties(self.client, entry.source, entry.target)
+            copy_missing_properties(self.client, entry.source, entry.backup)
             added = copy_missing(
                 self.client, entry.source, entry.target, enricher=self.enricher
             )
@@ -328,8 +389,16 @@ class MonthMigration:
             bookmark.source_count = old_count
             bookmark.phase = SWITCHING
             self.store.put(bookmark)
+            # The read alias moves onto the target: everything copied must be
+            # visible there at once, or events would briefly disappear.
+            self.client.indices.refresh(index=f"{entry.target},{entry.backup}")
             checkpoint("before_swap")
-            if not pause.renew() or count(self.client, entry.source) != old_count:
+            self.client.indices.refresh(index=entry.source)
+            if (
+                heartbeat.lost
+                or not pause.renew()
+                or count(self.client, entry.source) != old_count
+            ):
                 result.error(
                     "pause_failed", "the pause expired or the old index changed"
                 )
@@ -339,9 +408,11 @@ class MonthMigration:
             switch.swap_month_name(self.client, entry)
             checkpoint("after_swap")
         finally:
+            heartbeat.stop()
             pause.release()
             state.close()
-        _resume_live_indexing()
+            # Events held back by the pause flow on now, also after an interruption.
+            _resume_live_indexing()
         return self._recover(entry, bookmark, result, started)
 
     def _recover(
@@ -380,6 +451,43 @@ class MonthMigration:
         if self.settings.delete_old_indices:
             result.deleted_old_index = switch.delete_index(self.client, entry.backup)
         return self._complete(bookmark, result, started)
+
+
+class PauseHeartbeat:
+    """Renew the pause flag every third of its TTL while the switch works (03 §4.6).
+
+    A killed migration stops renewing, so the flag expires after its TTL. ``lost``
+    becomes True when a renewal finds the flag expired or replaced.
+    """
+
+    def __init__(self, pause: IndexingPause) -> None:
+        self.pause = pause
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start renewing in a daemon thread."""
+        self._thread = threading.Thread(
+            target=self._run, name="usage-migration-pause", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        interval = max(self.pause.timeout / 3, 0.1)
+        while not self._stop.wait(interval):
+            try:
+                if not self.pause.renew():
+                    self.lost = True
+                    return
+            except Exception as error:  # a Redis hiccup: the next renewal retries
+                logger.warning("renewing the indexing pause failed: %s", error)
+
+    def stop(self) -> None:
+        """Stop renewing (before the flag is released)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _resume_live_indexing() -> None:

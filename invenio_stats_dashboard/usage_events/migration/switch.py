@@ -13,6 +13,8 @@ from ...search_indices.paging import count
 from .months import MonthIndices
 
 BACKUP_POLL = 0.5
+CANCEL_WAIT = 120
+"""Seconds to wait for a cancelled backup reindex to stop."""
 
 
 def create_target(client, entry: MonthIndices) -> None:
@@ -82,9 +84,11 @@ def swap_month_name(client, entry: MonthIndices) -> None:
 def build_backup(client, entry: MonthIndices) -> int:
     """Rebuild ``backup-{old}`` with a server-side reindex; return its count.
 
-    A partial backup of an earlier run is dropped first. The backup keeps the old
-    index's mapping (its name matches no template).
+    A partial backup of an earlier run is dropped first, after cancelling the
+    server-side reindex a killed run may have left writing into it. The backup keeps
+    the old index's mapping (its name matches no template).
     """
+    cancel_backup_tasks(client, entry)
     client.indices.delete(index=entry.backup, ignore=404)
     mapping = client.indices.get_mapping(index=entry.source)[entry.source]["mappings"]
     client.indices.create(
@@ -116,6 +120,35 @@ def build_backup(client, entry: MonthIndices) -> int:
     client.indices.refresh(index=entry.backup)
     entry.backup_exists = True
     return count(client, entry.backup)
+
+
+def backup_tasks(client, entry: MonthIndices) -> list[str]:
+    """Ids of the running reindex tasks that write into the month's backup."""
+    response = client.tasks.list(actions="*reindex", detailed=True)
+    marker = f"to [{entry.backup}]"
+    return [
+        task_id
+        for node in (response.get("nodes") or {}).values()
+        for task_id, task in (node.get("tasks") or {}).items()
+        if marker in (task.get("description") or "")
+    ]
+
+
+def cancel_backup_tasks(client, entry: MonthIndices) -> int:
+    """Cancel (and wait for) reindex tasks still writing into the backup.
+
+    A run killed while it waited for its backup leaves the server-side task running;
+    it would otherwise keep writing into, or re-create, the backup being rebuilt.
+    """
+    running = backup_tasks(client, entry)
+    for task_id in running:
+        client.tasks.cancel(task_id=task_id, ignore=404)
+    deadline = time.monotonic() + CANCEL_WAIT
+    while running and backup_tasks(client, entry):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"a reindex into {entry.backup} did not stop in time")
+        time.sleep(BACKUP_POLL)
+    return len(running)
 
 
 def wait_for_task(client, task_id: str) -> dict[str, Any]:
