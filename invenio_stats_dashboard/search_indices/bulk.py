@@ -5,8 +5,15 @@ once (through the last request's ``refresh`` parameter) and raises with the fail
 items instead of logging and continuing, so callers can retry or report.
 """
 
+import json
 from collections.abc import Iterable
 from typing import Any
+
+_orjson: Any
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the standard library is the fallback
+    _orjson = None
 
 CHUNK_SIZE = 1000
 
@@ -85,18 +92,10 @@ def _ndjson(actions: list[dict[str, Any]]) -> bytes:
 
 
 def _dumps(value: Any) -> bytes:
-    return _json_dumps(value)
-
-
-try:  # orjson comes with InvenioRDM; the standard library is the fallback
-    import orjson
-
-    _json_dumps = orjson.dumps
-except ImportError:  # pragma: no cover
-    import json
-
-    def _json_dumps(value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":")).encode("utf-8")
+    """Serialise one bulk line (orjson when installed: it comes with InvenioRDM)."""
+    if _orjson is not None:
+        return _orjson.dumps(value)
+    return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 
 def item_result(item: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...search_indices.bulk import bulk_write
+from ...search_indices.bulk import bulk_write, item_reason, item_result
 from ...timeutils import format_utc, utc_now
 from ..enricher import EventEnricher
 from .bookmarks import Bookmark, BookmarkStore
@@ -105,7 +105,7 @@ class BatchCopier:
             bulk_write(self.client, actions, failed_items=failed)
             if not failed:
                 return []
-            failed_ids = {next(iter(item.values())).get("_id") for item in failed}
+            failed_ids = {item_result(item).get("_id") for item in failed}
             actions = [a for a in actions if a["_id"] in failed_ids]
             if attempt < ATTEMPTS:
                 self.sleep(BACKOFF * 2**attempt)
@@ -149,10 +149,4 @@ class BatchCopier:
 
 
 def _failure(item: dict[str, Any]) -> dict[str, Any]:
-    result = next(iter(item.values()), {})
-    error = result.get("error")
-    reason = error.get("reason") if isinstance(error, dict) else str(error)
-    return {
-        "id": result.get("_id"),
-        "reason": reason or f"status {result.get('status')}",
-    }
+    return {"id": item_result(item).get("_id"), "reason": item_reason(item)}
