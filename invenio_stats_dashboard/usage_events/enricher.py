@@ -24,8 +24,8 @@ from ..community_events.log_reader import read_histories
 from ..community_events.membership import PairHistory
 from ..record_files import database_file_entries, hides_file_entries
 from ..search_indices.paging import RECORDS_ALIAS, batched
-from ..timeutils import parse_utc
-from .extraction import extract_file_types, project_event_field
+from ..timeutils import format_utc, parse_utc, utc_now
+from .extraction import MAPPED_EVENT_FIELDS, extract_file_types, project_event_field
 from .fields import (
     COMMUNITY_IDS,
     RESTRICTED_METADATA_FIELDS,
@@ -234,6 +234,19 @@ class EventEnricher:
         self.stats.events += len(events)
         return result
 
+    def rewritten_sources(self, hits: Sequence[Mapping[str, Any]]) -> list[dict]:
+        """Return copies of the hits' ``_source``, enriched and stamped as written now.
+
+        Migration, its delta passes and re-enrichment all write events this way;
+        ``updated_timestamp`` records the write (03 §2).
+        """
+        sources = [dict(hit["_source"]) for hit in hits]
+        self.enrich_sources(sources)
+        now = format_utc(utc_now())
+        for source in sources:
+            source["updated_timestamp"] = now
+        return sources
+
     def enrich_sources(self, sources: Sequence[dict[str, Any]]) -> None:
         """Replace the enrichment fields of event ``_source`` dicts in place.
 
@@ -260,21 +273,7 @@ def _cache_key(enriched: EnrichedField, event: Mapping[str, Any]) -> tuple | Non
     return None
 
 
-KNOWN_ENRICHMENT_FIELDS = frozenset(
-    {
-        COMMUNITY_IDS,
-        "resource_type",
-        "access_status",
-        "publisher",
-        "languages",
-        "subjects",
-        "rights",
-        "affiliations",
-        "funders",
-        "journal_title",
-        "file_types",
-    }
-)
+KNOWN_ENRICHMENT_FIELDS = frozenset({COMMUNITY_IDS, *MAPPED_EVENT_FIELDS})
 """Every enrichment field the shipped templates map (01 §5.1)."""
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...search_indices.bulk import bulk_write, item_reason, item_result
-from ...timeutils import format_utc, utc_now
 from ..enricher import EventEnricher
 from .bookmarks import Bookmark, BookmarkStore
 from .health import HealthCheckResult
@@ -85,12 +84,9 @@ class BatchCopier:
 
     def write_batch(self, hits: list[dict], target: str) -> list[dict[str, Any]]:
         """Enrich and write ``hits``; retry failed items; return those still failing."""
-        sources = [dict(hit["_source"]) for hit in hits]
-        self.enricher.enrich_sources(sources)
-        now = format_utc(utc_now())
+        sources = self.enricher.rewritten_sources(hits)
         actions = []
         for hit, source in zip(hits, sources, strict=True):
-            source["updated_timestamp"] = now
             actions.append(
                 {
                     "_op_type": "index",

@@ -102,12 +102,9 @@ class InPlaceRewriter:
 
     def write(self, index: str, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rewrite ``hits`` in place; return failures other than conflicts."""
-        sources = [dict(hit["_source"]) for hit in hits]
-        self.enricher.enrich_sources(sources)
-        now = format_utc(utc_now())
+        sources = self.enricher.rewritten_sources(hits)
         actions = []
         for hit, source in zip(hits, sources, strict=True):
-            source["updated_timestamp"] = now
             actions.append(
                 {
                     "_op_type": "index",

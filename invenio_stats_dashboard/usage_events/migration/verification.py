@@ -12,7 +12,6 @@ from typing import Any
 
 from ...search_indices.bulk import bulk_write
 from ...search_indices.paging import count, search_after_pages
-from ...timeutils import format_utc, utc_now
 from ..enricher import EventEnricher, enrichment_field_names
 from ..fields import COMMUNITY_IDS
 from .results import SpotCheck, ValidationResult
@@ -90,12 +89,11 @@ def write_copies(
     enricher: EventEnricher | None,
 ) -> int:
     """Write ``hits`` into ``target`` under their own ids (enriched when asked)."""
-    sources = [dict(hit["_source"]) for hit in hits]
-    if enricher is not None:
-        enricher.enrich_sources(sources)
-        now = format_utc(utc_now())
-        for source in sources:
-            source["updated_timestamp"] = now
+    sources = (
+        enricher.rewritten_sources(hits)
+        if enricher is not None
+        else [hit["_source"] for hit in hits]
+    )
     actions = [
         {"_op_type": "index", "_index": target, "_id": hit["_id"], "_source": source}
         for hit, source in zip(hits, sources, strict=True)
