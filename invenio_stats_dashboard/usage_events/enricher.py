@@ -42,6 +42,9 @@ RECORD_SOURCE_EXCLUDES = [
 ]
 """Large record fields no enrichment reads (03 §3.3 step 2)."""
 
+EVENT_FIELDS_READ = ("recid", "timestamp", "file_id", "file_key")
+"""The event fields the shipped enrichment reads: record, UTC day, downloaded file."""
+
 RECORD_CACHE_SIZE = 10_000
 """Records (with their membership histories) kept between batches (03 §4.7)."""
 
@@ -233,6 +236,22 @@ class EventEnricher:
             result.append(self.fields_for(info, event))
         self.stats.events += len(events)
         return result
+
+    def record_only_fields(self) -> frozenset[str]:
+        """Return the fields whose value depends on the record alone, not the event."""
+        return frozenset(f.event_field for f in self.fields if not f.takes_event)
+
+    def event_fields_read(self) -> list[str] | None:
+        """Return the event fields enrichment reads, or None if an extractor may read any.
+
+        The migration reads only these of each event, since the events' other
+        fields are copied on the server.
+        """
+        if any(
+            f.takes_event and f.extractor is not extract_file_types for f in self.fields
+        ):
+            return None
+        return list(EVENT_FIELDS_READ)
 
     def rewritten_sources(self, hits: Sequence[Mapping[str, Any]]) -> list[dict]:
         """Return copies of the hits' ``_source``, enriched and stamped as written now.

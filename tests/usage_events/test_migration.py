@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask import current_app
 from helpers.community_event_log import index_synthetic_versions, uid
 from helpers.legacy_events import (
     aliases_of,
@@ -28,6 +29,9 @@ from invenio_stats_dashboard.community_events.marker import write_marker
 from invenio_stats_dashboard.community_events.membership import ADDED, REMOVED
 from invenio_stats_dashboard.search_indices.bulk import bulk_write
 from invenio_stats_dashboard.timeutils import utc_now
+from invenio_stats_dashboard.usage_events.enricher import EventEnricher
+from invenio_stats_dashboard.usage_events.fields import configured_fields
+from invenio_stats_dashboard.usage_events.migration import server_copy
 from invenio_stats_dashboard.usage_events.migration.months import live_months
 from invenio_stats_dashboard.usage_events.names import (
     backup_index,
@@ -549,3 +553,94 @@ def test_one_refresh_per_month_and_progress_task(cli, instance, monkeypatch):
         json.dumps(current_event_reindexing_service.get_reindexing_progress())
     )
     assert task_result["counts"]["view_migrated"] == 90
+
+
+def test_server_side_write_equals_the_client_enrichment(instance):
+    """The cluster-side batch write gives each event what the enricher gives it.
+
+    Downloads of a member, a non-member and a purged record around the membership
+    days, each carrying stale enrichment fields: the stale ones are replaced or
+    removed exactly as the client-side path does, and each file keeps its type.
+    """
+    member, other = instance[0], instance[1]
+    days = [
+        JOINED.replace(hour=0, minute=0) - timedelta(seconds=1),
+        JOINED.replace(hour=0, minute=0),
+        LEFT.replace(hour=23, minute=59, second=59),
+        LEFT + timedelta(days=1),
+    ]
+    source_index = target_index("download", "2024-03")
+    target = target_index("download", "2024-05")
+    events = []
+    for n, when in enumerate(days):
+        for recid in (member, other, "purged-record"):
+            key = ("data.csv", "archive.tar.gz", "notes", "IMG.PNG")[n]
+            file = {
+                "bucket_id": f"b-{recid}",
+                "file_id": f"f{n}-{recid}",
+                "file_key": key,
+                "size": 10,
+            }
+            event_id, source = legacy_event("download", recid, when, f"s{n}", file=file)
+            source.update(community_ids=["stale"], publisher="stale publisher")
+            events.append(
+                {
+                    "_op_type": "index",
+                    "_index": source_index,
+                    "_id": event_id,
+                    "_source": source,
+                }
+            )
+    bulk_write(current_search_client, events, refresh=True)
+    current_search_client.indices.create(index=target)
+
+    enricher = EventEnricher(
+        current_search_client, configured_fields(current_app.config)
+    )
+    full = all_events(source_index)
+    hits = [{"_id": i, "_source": s} for i, s in sorted(full.items())]
+    expected = dict(
+        zip(full and sorted(full), enricher.rewritten_sources(hits), strict=True)
+    )
+    slim = [
+        {"_id": i, "_source": {k: s.get(k) for k in enricher.event_fields_read()}}
+        for i, s in sorted(full.items())
+    ]
+    params = server_copy.script_params(enricher, slim)
+    assert len(params["records"]) == 3  # one record part per record
+    ids = [hit["_id"] for hit in hits]
+    assert (
+        server_copy.reindex_events(
+            current_search_client, source_index, target, ids, params
+        )
+        == []
+    )
+    stored = all_events(target)
+    assert set(stored) == set(expected)
+    for event_id, document in stored.items():
+        assert document.pop("updated_timestamp") == params["now"]
+        expected[event_id].pop("updated_timestamp")
+        assert document == expected[event_id]
+        if document["recid"] == "purged-record":
+            assert document["publisher"] is None  # unknown record: null fields
+        else:
+            assert "publisher" not in document  # restricted metadata: stripped
+        member_day = JOINED.date() <= parse_day(document) <= LEFT.date()
+        assert document["community_ids"] == (
+            [COMMUNITY] if document["recid"] == member and member_day else []
+        )
+
+    missing = server_copy.reindex_events(
+        current_search_client,
+        source_index,
+        target,
+        [*ids[:2], "no-such-event"],
+        params,
+    )
+    assert [item["index"]["_id"] for item in missing] == ["no-such-event"]
+    assert missing[0]["index"]["error"]["type"] == "not_found"
+
+
+def parse_day(source):
+    """UTC day of an event's ``timestamp``."""
+    return datetime.fromisoformat(source["timestamp"]).date()

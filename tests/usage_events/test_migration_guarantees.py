@@ -58,6 +58,7 @@ from invenio_stats_dashboard.usage_events.migration import (
     copier,
     health,
     month_run,
+    server_copy,
     switch,
 )
 from invenio_stats_dashboard.usage_events.migration.bookmarks import BookmarkStore
@@ -458,27 +459,25 @@ def test_first_batch_bulk_failure_with_delete_old_indices(
     march = old_events("view", instance, 2024, 3, 30, "bm")
     index_legacy_events("view", february + march)
     failing = target_index("view", "2024-02")
-    real_bulk = copier.bulk_write
+    real_write = server_copy.reindex_events
     calls = []
 
-    def failing_first_batch(client, actions, **kwargs):
-        actions = list(actions)
-        if actions and actions[0]["_index"] == failing and len(calls) < 4:
-            calls.append(len(actions))
-            for action in actions:
-                kwargs["failed_items"].append(
-                    {
-                        "index": {
-                            "_id": action["_id"],
-                            "status": 500,
-                            "error": {"type": "injected", "reason": "injected"},
-                        }
+    def failing_first_batch(client, source, target, ids, params):
+        if target == failing and len(calls) < 4:
+            calls.append(len(ids))
+            return [
+                {
+                    "index": {
+                        "_id": event_id,
+                        "status": 500,
+                        "error": {"type": "injected", "reason": "injected"},
                     }
-                )
-            return 0
-        return real_bulk(client, actions, **kwargs)
+                }
+                for event_id in ids
+            ]
+        return real_write(client, source, target, ids, params)
 
-    monkeypatch.setattr(copier, "bulk_write", failing_first_batch)
+    monkeypatch.setattr(server_copy, "reindex_events", failing_first_batch)
     result, data = run_migrate(
         cli, "-e", "view", "--batch-size", "10", "--delete-old-indices"
     )
@@ -503,7 +502,7 @@ def test_first_batch_bulk_failure_with_delete_old_indices(
     )
     assert set(all_events(read_alias("view"))) == {i for i, _ in february + march}
 
-    monkeypatch.setattr(copier, "bulk_write", real_bulk)
+    monkeypatch.setattr(server_copy, "reindex_events", real_write)
     again, data = run_migrate(
         cli, "-e", "view", "--batch-size", "10", "--delete-old-indices"
     )

@@ -1,9 +1,10 @@
 """Copy one month batch by batch from its cursor, with enrichment (03 §4.7).
 
-Per batch: health check, one sorted read after the cursor, one enrichment (one
-records search, one membership search), one bulk write under the original ids
-without refresh, then one bookmark write advancing the cursor. A kill between the
-bulk and the bookmark re-copies that batch on the next run, under the same ids.
+Per batch: health check, one sorted read after the cursor (only the fields
+enrichment needs), one enrichment (one records search, one membership search), one
+server-side write of the batch's ids under their own ids without refresh
+(:mod:`.server_copy`), then one bookmark write advancing the cursor. A kill between
+the write and the bookmark re-copies that batch on the next run, under the same ids.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...search_indices.bulk import bulk_write, item_reason, item_result
+from ...search_indices.bulk import item_reason, item_result
 from ..enricher import EventEnricher
+from . import server_copy
 from .bookmarks import Bookmark, BookmarkStore
 from .health import HealthCheckResult
 
@@ -73,6 +75,9 @@ class BatchCopier:
         }
         if cursor is not None:
             body["search_after"] = cursor
+        read = self.enricher.event_fields_read()
+        if read is not None:
+            body["_source"] = {"includes": read}
         last: Exception | None = None
         for attempt in range(ATTEMPTS):
             try:
@@ -82,27 +87,22 @@ class BatchCopier:
                 self.sleep(BACKOFF * 2**attempt)
         raise ReadFailedError(f"reading {source} failed: {last}")
 
-    def write_batch(self, hits: list[dict], target: str) -> list[dict[str, Any]]:
-        """Enrich and write ``hits``; retry failed items; return those still failing."""
-        sources = self.enricher.rewritten_sources(hits)
-        actions = []
-        for hit, source in zip(hits, sources, strict=True):
-            actions.append(
-                {
-                    "_op_type": "index",
-                    "_index": target,
-                    "_id": hit["_id"],
-                    "_source": source,
-                }
-            )
+    def write_batch(
+        self, hits: list[dict], source: str, target: str
+    ) -> list[dict[str, Any]]:
+        """Enrich and copy ``hits``; retry failed items; return those still failing."""
+        params = server_copy.script_params(self.enricher, hits)
+        ids = [hit["_id"] for hit in hits]
         failed: list[dict[str, Any]] = []
         for attempt in range(ATTEMPTS + 1):
-            failed = []
-            bulk_write(self.client, actions, failed_items=failed)
+            failed = server_copy.reindex_events(
+                self.client, source, target, ids, params
+            )
             if not failed:
                 return []
             failed_ids = {item_result(item).get("_id") for item in failed}
-            actions = [a for a in actions if a["_id"] in failed_ids]
+            # A failure without a known id retries the whole batch.
+            ids = [i for i in ids if i in failed_ids] or ids
             if attempt < ATTEMPTS:
                 self.sleep(BACKOFF * 2**attempt)
         return failed
@@ -125,7 +125,7 @@ class BatchCopier:
             if not hits:
                 return outcome
             outcome.batches_attempted += 1
-            failed = self.write_batch(hits, target)
+            failed = self.write_batch(hits, source, target)
             if failed:
                 outcome.status = FAILED
                 outcome.failures = [_failure(item) for item in failed[:10]]
