@@ -22,14 +22,14 @@ Then, in the same run on the same node, it measures:
 2. ``current_event_reindexing_service.reindex_events(event_types=[type],
    max_batches=0, batch_size=...)`` per event type, each in a fresh Python process
    (``--child``) so that its peak RSS is that of a migrating process, with the time
-   per phase (read, enrichment and its searches, bulk, bookmark, health, verification,
+   per phase (read, enrichment and its searches, server write, bookmark, health, verification,
    month setup) and the requests sent; afterwards every source id must be in its
    target exactly once and the read aliases only on ``-v2.0.0`` indices (else exit 1);
 3. ``get_reindexing_progress()`` and the status report, before and after the
    migration and on an inventory of ``--status-months`` months;
 4. searches per 500 live events (the live indexer's chunk, cold enrichment cache);
 5. resume cost: a month capped with ``max_batches=2`` then finished, and a month whose
-   run is killed between a bulk write and its bookmark write, then finished;
+   run is killed between a batch write and its bookmark write, then finished;
 6. the pause window of switching a live (current) month of ``--live-month-events``.
 
 Usage::
@@ -134,6 +134,7 @@ def request_kind(method, url):
     for marker, kind in (
         ("/_search", "search"),
         ("/_bulk", "bulk"),
+        ("/_reindex", "reindex"),
         ("/_count", "count"),
         ("/_refresh", "refresh"),
         ("/_cluster/health", "health"),
@@ -327,12 +328,14 @@ class Phases:
         """Wrap the migration's steps and the client's search and bulk."""
         self.wrap_took(client, "search")
         self.wrap_took(client, "bulk")
+        self.wrap_took(client, "reindex")
         from invenio_stats_dashboard.services import event_reindexing
         from invenio_stats_dashboard.usage_events import enricher
         from invenio_stats_dashboard.usage_events.migration import (
             bookmarks,
             copier,
             month_run,
+            server_copy,
             switch,
             verification,
         )
@@ -349,13 +352,13 @@ class Phases:
         self.wrap(verification, "missing_ids", "verify id pass")
         self.wrap(client.indices, "refresh", "refresh")
         self.wrap(copier.BatchCopier, "read_batch", "read", count_hits=True)
-        self.wrap(enricher.EventEnricher, "enrich_sources", "enrich")
+        self.wrap(server_copy, "script_params", "enrich")
         self.wrap(
             enricher.EventEnricher, "_record_sources", "records search", count_arg=1
         )
         self.wrap(enricher.EventEnricher, "enrich", "enrich events", count_arg=1)
         self.wrap(enricher, "read_histories", "membership search")
-        self.wrap(copier, "bulk_write", "bulk")
+        self.wrap(server_copy, "reindex_events", "write")
         self.wrap(bookmarks.BookmarkStore, "put", "bookmark")
         self.wrap(event_reindexing, "wait_until_healthy", "health")
         self.wrap(month_run, "validate_month", "verify")
@@ -388,7 +391,7 @@ class Phases:
 TOP_PHASES = (
     "read",
     "enrich",
-    "bulk",
+    "write",
     "bookmark",
     "health",
     "count",
@@ -1135,7 +1138,7 @@ def resume_measurements(service, client, phases, versions, args, year, batch_siz
             and finished.completed,
         }
     )
-    # 2. kill between the bulk write and the bookmark write of the 3rd batch
+    # 2. kill between the batch write and the bookmark write of the 3rd batch
     phases.reset()
     original = month_run.checkpoint
     seen = Counter()
@@ -1157,7 +1160,7 @@ def resume_measurements(service, client, phases, versions, args, year, batch_siz
     finished = migrate(service, "view", batch_size, args, months=[months[1]])
     rows.append(
         {
-            "case": "kill after 3rd bulk, before its bookmark",
+            "case": "kill after 3rd batch write, before its bookmark",
             "events": expected[months[1]],
             "read": phases.read_hits,
             "first_run": first_read,
@@ -1575,17 +1578,12 @@ def print_report(run):
                 seconds["membership search"],
                 calls["membership search"],
             )
-            row("  Python (extract, project)", seconds["enrich"] - searches)
-        if name == "bulk":
-            requests_wall = phases["request_seconds"]["bulk"]
-            row("  bulk requests", requests_wall, phases["requests"]["bulk"])
-            if phases["took_seconds"]["bulk"]:
-                row("    of which server 'took'", phases["took_seconds"]["bulk"])
-            else:
-                print(
-                    f"{'    of which server took':<28} {'n/a':>8}  (response filtered)"
-                )
-            row("  Python (serialise, items)", seconds["bulk"] - requests_wall)
+            row("  Python (extract, params)", seconds["enrich"] - searches)
+        if name == "write":
+            requests_wall = phases["request_seconds"]["reindex"]
+            row("  _reindex requests", requests_wall, phases["requests"]["reindex"])
+            row("    of which server 'took'", phases["took_seconds"]["reindex"])
+            row("  Python (serialise, items)", seconds["write"] - requests_wall)
         if name == "verify":
             for sub in ("verify counts", "verify id pass", "spot check"):
                 row(f"  {sub}", seconds[sub], calls[sub])
@@ -1611,7 +1609,7 @@ def print_report(run):
         "requests during the migration: "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(requests.items()))
         + f"; per batch read: {requests['search'] / batches:.1f} searches, "
-        f"{requests['bulk'] / batches:.1f} bulk requests"
+        f"{requests.get('reindex', 0) / batches:.1f} _reindex requests"
     )
     coverage = run["coverage"]
     print(

@@ -25,7 +25,12 @@ from ..community_events.membership import PairHistory
 from ..record_files import database_file_entries, hides_file_entries
 from ..search_indices.paging import RECORDS_ALIAS, batched
 from ..timeutils import format_utc, parse_utc, utc_now
-from .extraction import MAPPED_EVENT_FIELDS, extract_file_types, project_event_field
+from .extraction import (
+    MAPPED_EVENT_FIELDS,
+    extract_file_types,
+    project_event_field,
+    source_paths,
+)
 from .fields import (
     COMMUNITY_IDS,
     RESTRICTED_METADATA_FIELDS,
@@ -35,12 +40,15 @@ from .fields import (
 
 logger = logging.getLogger(__name__)
 
+RECORD_SOURCE_BASE = ["id", "uuid", "access", "parent.communities"]
+"""Record fields enrichment itself reads: identity, public rule, current communities."""
+
 RECORD_SOURCE_EXCLUDES = [
     "metadata.description",
     "metadata.additional_descriptions",
     "metadata.references",
 ]
-"""Large record fields no enrichment reads (03 §3.3 step 2)."""
+"""Large record fields no enrichment reads, for extractors that name no paths."""
 
 EVENT_FIELDS_READ = ("recid", "timestamp", "file_id", "file_key")
 """The event fields the shipped enrichment reads: record, UTC day, downloaded file."""
@@ -107,6 +115,7 @@ class EventEnricher:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, RecordInfo] = OrderedDict()
         self.stats = EnrichmentStats()
+        self._source_filter = record_source_filter(self.fields)
 
     # ------------------------------------------------------------------ lookups
 
@@ -147,7 +156,7 @@ class EventEnricher:
                 body={
                     "size": len(batch),
                     "query": {"terms": {"id": batch}},
-                    "_source": {"excludes": RECORD_SOURCE_EXCLUDES},
+                    "_source": self._source_filter,
                 },
                 ignore_unavailable=True,
             )
@@ -200,30 +209,54 @@ class EventEnricher:
 
     def fields_for(self, info: RecordInfo, event: Mapping[str, Any]) -> dict[str, Any]:
         """Return every enrichment field of one event."""
-        values: dict[str, Any] = {COMMUNITY_IDS: self.community_ids(info, event)}
-        source = info.source
-        public = is_public_metadata(source)
+        return {**self.event_values(info, event), **self.record_values(info)}
+
+    def record_values(self, info: RecordInfo) -> dict[str, Any]:
+        """Return the fields that depend on the record alone (same for its events)."""
+        values: dict[str, Any] = {}
         for enriched in self.fields:
-            name = enriched.event_field
-            if source is None:
-                values[name] = None  # unknown (purged) record: null metadata fields
-                continue
-            if not public and name not in RESTRICTED_METADATA_FIELDS:
-                continue
-            key = _cache_key(enriched, event)
-            if key is not None and key in info.extracted:
-                values[name] = info.extracted[key]
-                continue
-            try:
-                value = enriched.extract(source, event)
-                values[name] = project_event_field(name, value)
-            except Exception as error:  # a field, never the event, is lost
-                self.stats.extraction_errors[name] += 1
-                logger.debug("extracting %s for %s failed: %s", name, event, error)
-                values[name] = None
-            if key is not None:
-                info.extracted[key] = values[name]
+            if not enriched.takes_event:
+                self._put_value(values, info, enriched, None)
         return values
+
+    def event_values(
+        self, info: RecordInfo, event: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Return ``community_ids`` and the fields whose extractor reads the event."""
+        values: dict[str, Any] = {COMMUNITY_IDS: self.community_ids(info, event)}
+        for enriched in self.fields:
+            if enriched.takes_event:
+                self._put_value(values, info, enriched, event)
+        return values
+
+    def _put_value(
+        self,
+        values: dict[str, Any],
+        info: RecordInfo,
+        enriched: EnrichedField,
+        event: Mapping[str, Any] | None,
+    ) -> None:
+        """Set one field's value, following the public-metadata rule (01 §5.9)."""
+        name = enriched.event_field
+        source = info.source
+        if source is None:
+            values[name] = None  # unknown (purged) record: null metadata fields
+            return
+        if name not in RESTRICTED_METADATA_FIELDS and not is_public_metadata(source):
+            return
+        key = _cache_key(enriched, event or {})
+        if key is not None and key in info.extracted:
+            values[name] = info.extracted[key]
+            return
+        try:
+            value = enriched.extract(source, event or {})
+            values[name] = project_event_field(name, value)
+        except Exception as error:  # a field, never the event, is lost
+            self.stats.extraction_errors[name] += 1
+            logger.debug("extracting %s for %s failed: %s", name, event, error)
+            values[name] = None
+        if key is not None:
+            info.extracted[key] = values[name]
 
     def enrich(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Return the enrichment fields of each event, in order."""
@@ -276,6 +309,21 @@ class EventEnricher:
         for source, values in zip(sources, enrichment, strict=True):
             strip_enrichment(source, self.fields)
             source.update(values)
+
+
+def record_source_filter(fields: Sequence[EnrichedField]) -> dict[str, list[str]]:
+    """Return the ``_source`` filter of the records search: only what is read.
+
+    When every extractor names its paths, only those and the base fields are
+    fetched; otherwise the whole record minus its largest text fields.
+    """
+    includes = list(RECORD_SOURCE_BASE)
+    for enriched in fields:
+        paths = source_paths(enriched.extractor)
+        if paths is None:
+            return {"excludes": RECORD_SOURCE_EXCLUDES}
+        includes.extend(p for p in paths if p not in includes)
+    return {"includes": includes}
 
 
 def _cache_key(enriched: EnrichedField, event: Mapping[str, Any]) -> tuple | None:

@@ -118,11 +118,11 @@ def project(shape: Any, value: Any) -> Any:
     if shape == KEYWORD:
         return value if isinstance(value, _SCALARS) else None
     if shape == DYNAMIC:
-        if not isinstance(value, Mapping):
+        if not _is_mapping(value):
             return None
         kept = {str(k): v for k, v in value.items() if isinstance(v, _SCALARS)}
         return kept or None
-    if not isinstance(value, Mapping):
+    if not _is_mapping(value):
         return None
     projected = {}
     for key, sub_shape in shape.items():
@@ -130,6 +130,11 @@ def project(shape: Any, value: Any) -> Any:
         if sub_value is not None:
             projected[key] = sub_value
     return projected or None
+
+
+def _is_mapping(value: Any) -> bool:
+    """Return whether ``value`` is a mapping, checking the common ``dict`` first."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def project_event_field(event_field: str, value: Any) -> Any:
@@ -295,6 +300,31 @@ def extract_file_types(
     if not types:
         types = _unique_lower(_entry_extension(e) for e in _file_entries(source))
     return types or None
+
+
+extract_funders.source_paths = ("metadata.funding.funder",)  # type: ignore[attr-defined]
+extract_affiliations.source_paths = (  # type: ignore[attr-defined]
+    "metadata.creators.affiliations",
+    "metadata.contributors.affiliations",
+)
+extract_file_types.source_paths = (  # type: ignore[attr-defined]
+    "files.enabled",
+    "files.types",
+    "files.entries",
+)
+
+
+def source_paths(extractor: Callable[..., Any]) -> tuple[str, ...] | None:
+    """Return the record ``_source`` paths an extractor reads, or None if unknown.
+
+    A dotted path reads itself; a callable declares its paths in a
+    ``source_paths`` attribute. The migration fetches only these paths of each
+    record, and the whole record when any extractor does not say.
+    """
+    if isinstance(extractor, partial) and extractor.func is _extract_path:
+        return (extractor.keywords["path"],)
+    paths = getattr(extractor, "source_paths", None)
+    return tuple(paths) if paths is not None else None
 
 
 def _import_callable(spec: str) -> Callable[..., Any] | None:

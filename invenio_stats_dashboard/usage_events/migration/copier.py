@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,10 @@ from .health import HealthCheckResult
 EVENT_SORT = [{"timestamp": "asc"}, {"_id": "asc"}]
 ATTEMPTS = 3
 BACKOFF = 0.5
+PIECES = 4
+MIN_PIECE = 500
+WRITERS = 2
+"""A batch is written in up to four pieces, two of them on the cluster at a time."""
 
 DONE = "done"
 CAPPED = "capped"
@@ -90,21 +95,51 @@ class BatchCopier:
     def write_batch(
         self, hits: list[dict], source: str, target: str
     ) -> list[dict[str, Any]]:
-        """Enrich and copy ``hits``; retry failed items; return those still failing."""
-        params = server_copy.script_params(self.enricher, hits)
-        ids = [hit["_id"] for hit in hits]
+        """Enrich and copy ``hits``; retry failed items; return those still failing.
+
+        The batch's records and memberships are looked up once; then the batch is
+        written in pieces, each piece's ``_reindex`` running on the cluster while
+        the next piece's enrichment is computed here.
+        """
+        self.enricher.load(str(hit["_source"].get("recid") or "") for hit in hits)
+        # The writer threads have no application context to resolve a proxy in.
+        client = getattr(self.client, "_get_current_object", lambda: self.client)()
+        with ThreadPoolExecutor(max_workers=WRITERS) as writers:
+            pieces = []
+            for piece in _pieces(hits):
+                params = server_copy.script_params(self.enricher, piece)
+                ids = [hit["_id"] for hit in piece]
+                written = writers.submit(
+                    server_copy.reindex_events, client, source, target, ids, params
+                )
+                pieces.append((ids, params, written))
+            results = [
+                (ids, params, written.result()) for ids, params, written in pieces
+            ]
         failed: list[dict[str, Any]] = []
-        for attempt in range(ATTEMPTS + 1):
-            failed = server_copy.reindex_events(
-                self.client, source, target, ids, params
-            )
+        for ids, params, first in results:
+            failed.extend(self._retry(ids, params, first, source, target))
+        return failed
+
+    def _retry(
+        self,
+        ids: list[str],
+        params: dict[str, Any],
+        failed: list[dict[str, Any]],
+        source: str,
+        target: str,
+    ) -> list[dict[str, Any]]:
+        """Write the failed ids of one piece again, with back-off; return the rest."""
+        for attempt in range(ATTEMPTS):
             if not failed:
                 return []
             failed_ids = {item_result(item).get("_id") for item in failed}
-            # A failure without a known id retries the whole batch.
+            # A failure without a known id retries the whole piece.
             ids = [i for i in ids if i in failed_ids] or ids
-            if attempt < ATTEMPTS:
-                self.sleep(BACKOFF * 2**attempt)
+            self.sleep(BACKOFF * 2**attempt)
+            failed = server_copy.reindex_events(
+                self.client, source, target, ids, params
+            )
         return failed
 
     def copy(self, bookmark: Bookmark, source: str, target: str) -> CopyOutcome:
@@ -142,6 +177,13 @@ class BatchCopier:
             self.on_batch(len(hits))
             if len(hits) < self.batch_size:
                 return outcome
+
+
+def _pieces(hits: list[dict]) -> list[list[dict]]:
+    """Split a batch into up to ``PIECES`` parts of at least ``MIN_PIECE`` events."""
+    count = max(1, min(PIECES, len(hits) // MIN_PIECE))
+    size = -(-len(hits) // count)
+    return [hits[start : start + size] for start in range(0, len(hits), size)]
 
 
 def _failure(item: dict[str, Any]) -> dict[str, Any]:

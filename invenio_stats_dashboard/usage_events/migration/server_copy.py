@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...timeutils import format_utc, utc_now
-from ..enricher import EventEnricher, enrichment_field_names
+from ..enricher import EventEnricher, RecordInfo, enrichment_field_names
 
 RECORD_PART, EVENT_PART = 0, 1
 
@@ -42,6 +42,9 @@ class _Interned:
         self.values: list[Any] = []
         self._index: dict[Any, int] = {}
 
+    def find(self, key: Any) -> int | None:
+        return self._index.get(key)
+
     def add(self, key: Any, value: Any) -> int:
         index = self._index.get(key)
         if index is None:
@@ -55,19 +58,25 @@ def script_params(
 ) -> dict[str, Any]:
     """Return the painless parameters that enrich ``hits`` exactly as the client would.
 
-    The values are those of :meth:`EventEnricher.enrich`; fields that read only the
-    record are grouped per record, the rest per distinct value.
+    The values are those of :meth:`EventEnricher.fields_for`: the record-only
+    fields computed once per record, the event-dependent ones per distinct value.
     """
-    record_only = enricher.record_only_fields()
     sources = [hit["_source"] for hit in hits]
+    infos = enricher.load(str(source.get("recid") or "") for source in sources)
+    unknown = RecordInfo(source=None)
     records, parts = _Interned(), _Interned()
     events: dict[str, list[int]] = {}
-    for hit, values in zip(hits, enricher.enrich(sources), strict=True):
-        record_values = {k: v for k, v in values.items() if k in record_only}
-        event_values = {k: v for k, v in values.items() if k not in record_only}
-        record = records.add(str(hit["_source"].get("recid") or ""), record_values)
-        part = parts.add(_freeze(event_values), event_values)
-        events[hit["_id"]] = [record, part]
+    for hit, source in zip(hits, sources, strict=True):
+        recid = str(source.get("recid") or "")
+        info = infos.get(recid) or unknown
+        if info.source is None:
+            enricher.stats.unknown_records += 1
+        record = records.find(recid)
+        if record is None:
+            record = records.add(recid, enricher.record_values(info))
+        event_values = enricher.event_values(info, source)
+        events[hit["_id"]] = [record, parts.add(_freeze(event_values), event_values)]
+    enricher.stats.events += len(hits)
     return {
         "events": events,
         "records": records.values,
