@@ -19,6 +19,7 @@ from ..community_events.log_reader import has_any_event
 from ..community_events.marker import read_marker
 from ..locks import task_lock
 from ..proxies import current_community_stats
+from ..search_indices.fast_json import fast_json
 from ..search_indices.paging import count
 from ..timeutils import utc_now
 from ..usage_events.enricher import EventEnricher
@@ -26,7 +27,11 @@ from ..usage_events.event_mappings import ensure_event_templates
 from ..usage_events.fields import configured_fields, fingerprint
 from ..usage_events.migration.bookmarks import BookmarkStore
 from ..usage_events.migration.health import check_health, wait_until_healthy
-from ..usage_events.migration.month_run import MonthMigration, MonthSettings
+from ..usage_events.migration.month_run import (
+    MonthMigration,
+    MonthSettings,
+    refuse_fresh_start,
+)
 from ..usage_events.migration.months import (
     Inventory,
     MonthIndices,
@@ -37,7 +42,6 @@ from ..usage_events.migration.months import (
 )
 from ..usage_events.migration.results import (
     COMPLETED,
-    FAILED,
     SKIPPED,
     MigrationResult,
     ReindexingResults,
@@ -306,7 +310,7 @@ class EventReindexingService:
             max_memory_percent,
             reenrich,
         )
-        with task_lock(LOCK_SECTION):
+        with task_lock(LOCK_SECTION), fast_json(self.client):
             if options.reenrich:
                 from ..usage_events.migration.reenrich import run_reenrichment
 
@@ -470,12 +474,7 @@ def _refused_fresh_start(entry: MonthIndices) -> MigrationResult:
         source_index=entry.source,
         target_index=entry.target,
     )
-    result.error(
-        "refused",
-        f"{entry.event_type} {entry.month} is finalised: use "
-        "`usage-events migrate --reenrich` to rewrite its events",
-    )
-    return result.finish(FAILED, utc_now())
+    return refuse_fresh_start(entry, result, utc_now())
 
 
 def month_state(entry: MonthIndices) -> str:

@@ -15,6 +15,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from invenio_search.utils import prefix_index
@@ -67,6 +68,8 @@ class RecordInfo:
     has_log_events: bool = False
     extracted: dict[tuple, Any] = field(default_factory=dict)
     """Extracted field values, so a record's many events extract them once."""
+    record_values: dict[str, Any] | None = None
+    """The record-only fields, once computed (shared, never to be changed)."""
 
 
 @dataclass
@@ -92,9 +95,31 @@ def is_public_metadata(source: Mapping[str, Any] | None) -> bool:
 
 
 def event_day(event: Mapping[str, Any]) -> date | None:
-    """Return the UTC day of an event's ``timestamp``."""
-    timestamp = parse_utc(event.get("timestamp"))
-    return timestamp.date() if timestamp else None
+    """Return the UTC day of an event's ``timestamp``.
+
+    invenio-stats writes naive UTC timestamps, whose day is their first ten
+    characters; only a timestamp with an offset is parsed in full.
+    """
+    timestamp = event.get("timestamp")
+    if (
+        isinstance(timestamp, str)
+        and len(timestamp) >= 19
+        and timestamp[10] == "T"
+        and not _has_offset(timestamp)
+    ):
+        return _iso_day(timestamp[:10])
+    parsed = parse_utc(timestamp)
+    return parsed.date() if parsed else None
+
+
+def _has_offset(timestamp: str) -> bool:
+    tail = timestamp[19:]
+    return tail.endswith("Z") or "+" in tail or "-" in tail
+
+
+@lru_cache(maxsize=4096)
+def _iso_day(text: str) -> date:
+    return date.fromisoformat(text)
 
 
 class EventEnricher:
@@ -213,11 +238,13 @@ class EventEnricher:
 
     def record_values(self, info: RecordInfo) -> dict[str, Any]:
         """Return the fields that depend on the record alone (same for its events)."""
-        values: dict[str, Any] = {}
-        for enriched in self.fields:
-            if not enriched.takes_event:
-                self._put_value(values, info, enriched, None)
-        return values
+        if info.record_values is None:
+            values: dict[str, Any] = {}
+            for enriched in self.fields:
+                if not enriched.takes_event:
+                    self._put_value(values, info, enriched, None)
+            info.record_values = values
+        return info.record_values
 
     def event_values(
         self, info: RecordInfo, event: Mapping[str, Any]

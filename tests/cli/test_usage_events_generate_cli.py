@@ -33,7 +33,7 @@ from invenio_search.utils import prefix_index
 from invenio_stats_dashboard.cli import background
 from invenio_stats_dashboard.cli import cli as stats_cli
 from invenio_stats_dashboard.cli import output as output_module
-from invenio_stats_dashboard.usage_events.generator import new_index_body
+from invenio_stats_dashboard.usage_events.generation import new_index_body
 from invenio_stats_dashboard.usage_events.names import month_index
 
 NAME = "usage-event-generation"

@@ -177,3 +177,36 @@ def read_alias_indices(event_type):
     alias = prefix_index(f"events-stats-{EVENT_TYPES[event_type]}")
     found = current_search_client.indices.get_alias(name=alias, ignore=404)
     return set(found) if "error" not in found and "status" not in found else set()
+
+
+def migratable_instance(tag, start, membership=None):
+    """Build what a migration needs before any event: versions and their log.
+
+    Three synthetic versions in the records index (ids ``{tag}xxxxxx-00000n``), a
+    ``global`` addition for each and, with ``membership=(community, joined,
+    left)``, the first version joining and leaving that community; then the
+    backfill's completion marker. Returns the record ids.
+    """
+    from helpers.community_event_log import index_synthetic_versions, uid
+    from invenio_stats_dashboard.community_events.documents import (
+        VersionInfo,
+        build_event,
+    )
+    from invenio_stats_dashboard.community_events.marker import write_marker
+    from invenio_stats_dashboard.community_events.membership import ADDED, REMOVED
+    from invenio_stats_dashboard.search_indices.bulk import bulk_write
+    from invenio_stats_dashboard.timeutils import utc_now
+
+    created = index_synthetic_versions(3, [], start=start, prefix=f"{tag}{uid()[:6]}-")
+    versions = [
+        VersionInfo(record_id=r, parent_id=f"{r}-parent", created=c)
+        for r, c in created.items()
+    ]
+    actions = [build_event(v, "global", ADDED, v.created) for v in versions]
+    if membership:
+        community, joined, left = membership
+        actions.append(build_event(versions[0], community, ADDED, joined))
+        actions.append(build_event(versions[0], community, REMOVED, left))
+    bulk_write(current_search_client, actions, refresh=True)
+    write_marker(current_search_client, utc_now())
+    return [v.record_id for v in versions]

@@ -38,7 +38,7 @@ from invenio_stats_dashboard.jobs.interrupt import Interrupted
 from invenio_stats_dashboard.timeutils import utc_now
 from invenio_stats_dashboard.usage_events.event_mappings import ENRICHED_MARKER
 from invenio_stats_dashboard.usage_events.fields import configured_fields
-from invenio_stats_dashboard.usage_events.generator import (
+from invenio_stats_dashboard.usage_events.generation import (
     BROWSER_USER_AGENT,
     CHUNK_SIZE,
     EventGenerator,

@@ -18,6 +18,7 @@ from helpers.legacy_events import (
     base_checksum,
     index_legacy_events,
     legacy_event,
+    migratable_instance,
     read_alias_indices,
 )
 from invenio_search import current_search_client
@@ -26,7 +27,7 @@ from invenio_search.utils import prefix_index
 from invenio_stats_dashboard.cli import cli as stats_cli
 from invenio_stats_dashboard.community_events.documents import VersionInfo, build_event
 from invenio_stats_dashboard.community_events.marker import write_marker
-from invenio_stats_dashboard.community_events.membership import ADDED, REMOVED
+from invenio_stats_dashboard.community_events.membership import ADDED
 from invenio_stats_dashboard.search_indices.bulk import bulk_write
 from invenio_stats_dashboard.timeutils import utc_now
 from invenio_stats_dashboard.usage_events.enricher import EventEnricher
@@ -49,19 +50,9 @@ LEFT = datetime(2024, 4, 5, 9, 0, tzinfo=UTC)
 @pytest.fixture()
 def instance(log, only_new_records, stats_dashboard):
     """Three synthetic versions; the first joins COMMUNITY on JOINED, leaves on LEFT."""
-    created = index_synthetic_versions(
-        3, [], start=datetime(2024, 1, 2, tzinfo=UTC), prefix=f"mig{uid()[:6]}-"
+    return migratable_instance(
+        "mig", datetime(2024, 1, 2, tzinfo=UTC), (COMMUNITY, JOINED, LEFT)
     )
-    versions = [
-        VersionInfo(record_id=r, parent_id=f"{r}-parent", created=c)
-        for r, c in created.items()
-    ]
-    actions = [build_event(v, "global", ADDED, v.created) for v in versions]
-    actions.append(build_event(versions[0], COMMUNITY, ADDED, JOINED))
-    actions.append(build_event(versions[0], COMMUNITY, REMOVED, LEFT))
-    bulk_write(current_search_client, actions, refresh=True)
-    write_marker(current_search_client, utc_now())
-    return [v.record_id for v in versions]
 
 
 def expected_communities(recid, source):

@@ -24,13 +24,14 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from helpers.community_event_log import index_synthetic_versions, uid
+from helpers.community_event_log import uid
 from helpers.legacy_events import (
     aliases_of,
     all_events,
     base_checksum,
     index_legacy_events,
     legacy_event,
+    migratable_instance,
     read_alias_indices,
 )
 from helpers.processes import command_env, program_path, write_instance_config
@@ -39,9 +40,6 @@ from invenio_search.utils import prefix_index
 
 from invenio_stats_dashboard import config as defaults
 from invenio_stats_dashboard.cli import cli as stats_cli
-from invenio_stats_dashboard.community_events.documents import VersionInfo, build_event
-from invenio_stats_dashboard.community_events.marker import write_marker
-from invenio_stats_dashboard.community_events.membership import ADDED, REMOVED
 from invenio_stats_dashboard.errors import TaskLockAcquisitionError
 from invenio_stats_dashboard.locks import lock_key
 from invenio_stats_dashboard.search_indices.bulk import bulk_write
@@ -89,19 +87,9 @@ MIGRATION_LOCK = "community_stats_usage_migration"
 @pytest.fixture()
 def instance(log, only_new_records, stats_dashboard):
     """Three synthetic versions; the first joins COMMUNITY on JOINED, leaves on LEFT."""
-    created = index_synthetic_versions(
-        3, [], start=datetime(2024, 1, 2, tzinfo=UTC), prefix=f"grt{uid()[:6]}-"
+    return migratable_instance(
+        "grt", datetime(2024, 1, 2, tzinfo=UTC), (COMMUNITY, JOINED, LEFT)
     )
-    versions = [
-        VersionInfo(record_id=r, parent_id=f"{r}-parent", created=c)
-        for r, c in created.items()
-    ]
-    actions = [build_event(v, "global", ADDED, v.created) for v in versions]
-    actions.append(build_event(versions[0], COMMUNITY, ADDED, JOINED))
-    actions.append(build_event(versions[0], COMMUNITY, REMOVED, LEFT))
-    bulk_write(current_search_client, actions, refresh=True)
-    write_marker(current_search_client, utc_now())
-    return [v.record_id for v in versions]
 
 
 def lock_config(lease):

@@ -9,12 +9,12 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from helpers.community_event_log import index_synthetic_versions, uid
 from helpers.legacy_events import (
     aliases_of,
     all_events,
     index_legacy_events,
     legacy_event,
+    migratable_instance,
     v1_mappings,
     without_event_templates,
 )
@@ -23,12 +23,8 @@ from invenio_search.utils import prefix_index
 
 from invenio_stats_dashboard.cli import cli as stats_cli
 from invenio_stats_dashboard.cli import output
-from invenio_stats_dashboard.community_events.documents import VersionInfo, build_event
-from invenio_stats_dashboard.community_events.marker import write_marker
-from invenio_stats_dashboard.community_events.membership import ADDED
 from invenio_stats_dashboard.locks import task_lock
 from invenio_stats_dashboard.proxies import current_event_reindexing_service
-from invenio_stats_dashboard.search_indices.bulk import bulk_write
 from invenio_stats_dashboard.timeutils import utc_now
 from invenio_stats_dashboard.usage_events.migration.bookmarks import BookmarkStore
 from invenio_stats_dashboard.usage_events.names import (
@@ -46,17 +42,7 @@ PROGRAM = "invenio community-stats usage-events"
 @pytest.fixture()
 def instance(log, only_new_records, stats_dashboard):
     """Three synthetic versions in the membership log, with the completion marker."""
-    created = index_synthetic_versions(
-        3, [], start=datetime(2023, 12, 2, tzinfo=UTC), prefix=f"sts{uid()[:6]}-"
-    )
-    versions = [
-        VersionInfo(record_id=r, parent_id=f"{r}-parent", created=c)
-        for r, c in created.items()
-    ]
-    actions = [build_event(v, "global", ADDED, v.created) for v in versions]
-    bulk_write(current_search_client, actions, refresh=True)
-    write_marker(current_search_client, utc_now())
-    return [v.record_id for v in versions]
+    return migratable_instance("sts", datetime(2023, 12, 2, tzinfo=UTC))
 
 
 def month_events(event_type, recids, month, n, tag=""):

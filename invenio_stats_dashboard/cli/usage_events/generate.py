@@ -19,7 +19,7 @@ from ...jobs.progress import ProgressBar
 from ...proxies import current_community_stats
 from ...timeutils import utc_now
 from ...usage_events.fields import configured_fields
-from ...usage_events.generator import (
+from ...usage_events.generation import (
     DOWNLOAD,
     VIEW,
     EventGenerator,

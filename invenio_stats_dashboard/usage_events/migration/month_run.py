@@ -123,12 +123,7 @@ class MonthMigration:
         bookmark = entry.bookmark
         if self.settings.fresh_start:
             if entry.finalised:
-                result.error(
-                    "refused",
-                    f"{entry.event_type} {entry.month} is finalised: use "
-                    "`usage-events migrate --reenrich` to rewrite its events",
-                )
-                return result.finish(FAILED, started)
+                return refuse_fresh_start(entry, result, started)
             if bookmark is not None:
                 self.store.delete(bookmark)
             switch.delete_target(self.client, entry)
@@ -498,3 +493,15 @@ def _resume_live_indexing() -> None:
         process_events.delay(["record-view", "file-download"])
     except Exception as error:  # the beat schedule runs it again anyway
         logger.warning("could not queue process_events after the switch: %s", error)
+
+
+def refuse_fresh_start(
+    entry: MonthIndices, result: MigrationResult, started: datetime
+) -> MigrationResult:
+    """Fail a finalised month that ``--fresh-start`` must not copy again."""
+    result.error(
+        "refused",
+        f"{entry.event_type} {entry.month} is finalised: use "
+        "`usage-events migrate --reenrich` to rewrite its events",
+    )
+    return result.finish(FAILED, started)

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import current_app
 
-from ...search_indices.bulk import bulk_write, item_reason, item_result
+from ...search_indices.bulk import bulk_write, item_result
 from ...search_indices.paging import count
 from ...timeutils import format_utc, utc_now
 from ..enricher import EventEnricher
@@ -31,8 +31,10 @@ from ..event_mappings import (
 from ..fields import configured_fields, fingerprint
 from ..indexing_state import recent_fingerprints, redis_client
 from ..names import EVENT_TYPES, parse_index_name, read_alias
+from . import copier as copy_states
 from .bookmarks import COMPLETED as PHASE_COMPLETED
 from .bookmarks import COPYING, Bookmark, BookmarkStore
+from .copier import BatchCopier, ReadFailedError
 from .health import check_health, wait_until_healthy
 from .months import MonthIndices
 from .results import COMPLETED, FAILED, INTERRUPTED, MigrationResult, ReindexingResults
@@ -40,7 +42,6 @@ from .results import COMPLETED, FAILED, INTERRUPTED, MigrationResult, Reindexing
 logger = logging.getLogger(__name__)
 
 OLD_WORKERS = "workers still run the old subcount configuration - restart them"
-EVENT_SORT = [{"timestamp": "asc"}, {"_id": "asc"}]
 CONFLICT = 409
 
 
@@ -75,42 +76,37 @@ def enriched_indices(client, event_type: str) -> list[tuple[str, str]]:
 
 
 @dataclass
-class InPlaceRewriter:
-    """Rewrite the stale events of one index, batch by batch from a cursor."""
+class InPlaceRewriter(BatchCopier):
+    """Rewrite the stale events of one index in place, batch by batch from a cursor.
 
-    client: Any
-    enricher: EventEnricher
-    store: BookmarkStore
-    batch_size: int
-    max_batches: int
-    health_check: Callable[[], Any]
-    should_stop: Callable[[], bool]
-    on_batch: Callable[[int], None]
+    The batch loop, cursor and bookmark writes are the migration copier's; only the
+    read (stale events, with their sequence numbers) and the write (in place, with
+    optimistic concurrency, on the client) differ.
+    """
 
-    def read(self, index: str, bookmark: Bookmark) -> list[dict[str, Any]]:
-        """Return the next stale events after the cursor (with seq_no)."""
-        body: dict[str, Any] = {
-            "query": stale_query(bookmark.cutoff or ""),
-            "size": self.batch_size,
-            "sort": EVENT_SORT,
-            "seq_no_primary_term": True,
-            "track_total_hits": False,
-        }
-        if bookmark.cursor is not None:
-            body["search_after"] = bookmark.cursor
-        return self.client.search(index=index, body=body)["hits"]["hits"]
+    cutoff: str = ""
 
-    def write(self, index: str, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def batch_body(self, cursor: list[Any] | None) -> dict[str, Any]:
+        """Return the search of the next stale events after ``cursor``, whole."""
+        body = super().batch_body(cursor)
+        body.pop("_source", None)
+        body["query"] = stale_query(self.cutoff)
+        body["seq_no_primary_term"] = True
+        return body
+
+    def write_batch(
+        self, hits: list[dict[str, Any]], source: str, target: str
+    ) -> list[dict[str, Any]]:
         """Rewrite ``hits`` in place; return failures other than conflicts."""
         sources = self.enricher.rewritten_sources(hits)
         actions = []
-        for hit, source in zip(hits, sources, strict=True):
+        for hit, rewritten in zip(hits, sources, strict=True):
             actions.append(
                 {
                     "_op_type": "index",
-                    "_index": index,
+                    "_index": target,
                     "_id": hit["_id"],
-                    "_source": source,
+                    "_source": rewritten,
                     "if_seq_no": hit["_seq_no"],
                     "if_primary_term": hit["_primary_term"],
                 }
@@ -121,34 +117,33 @@ class InPlaceRewriter:
 
     def rewrite(self, index: str, bookmark: Bookmark, result: MigrationResult) -> str:
         """Run batches until no stale event is left, the cap, or a stop."""
-        while True:
-            if self.max_batches and result.batches_attempted >= self.max_batches:
-                result.capped = True
-                result.message = "incomplete: re-run to continue"
-                return INTERRUPTED
-            if self.should_stop():
-                return INTERRUPTED
-            health = self.health_check()
-            if not health.is_healthy:
-                result.error("health_check", health.reason)
-                result.stop_run = True
-                return INTERRUPTED
-            hits = self.read(index, bookmark)
-            if not hits:
-                return COMPLETED
-            result.batches_attempted += 1
-            failed = self.write(index, hits)
-            if failed:
-                first = item_result(failed[0])
-                bookmark.last_error = f"{first.get('_id')}: {item_reason(failed[0])}"
-                self.store.put(bookmark)
-                result.error("bulk_failed", f"{len(failed)} events failed to rewrite")
-                return FAILED
-            bookmark.advance(hits[-1], len(hits))
+        try:
+            outcome = self.copy(bookmark, index, index)
+        except ReadFailedError as error:
+            result.error("read_failed", str(error))
+            result.stop_run = True
+            return INTERRUPTED
+        result.batches_attempted += outcome.batches_attempted
+        result.batches_succeeded += outcome.batches_succeeded
+        result.processed += outcome.copied
+        if outcome.status == copy_states.CAPPED:
+            result.capped = True
+            result.message = "incomplete: re-run to continue"
+            return INTERRUPTED
+        if outcome.status == copy_states.UNHEALTHY:
+            assert outcome.health is not None  # noqa: S101 - set with the status
+            result.error("health_check", outcome.health.reason)
+            result.stop_run = True
+            return INTERRUPTED
+        if outcome.status == copy_states.FAILED:
+            first = outcome.failures[0]
+            bookmark.last_error = f"{first['id']}: {first['reason']}"
             self.store.put(bookmark)
-            result.batches_succeeded += 1
-            result.processed += len(hits)
-            self.on_batch(len(hits))
+            result.error("bulk_failed", outcome.error or "events failed to rewrite")
+            return FAILED
+        if outcome.status == copy_states.STOPPED:
+            return INTERRUPTED
+        return COMPLETED
 
 
 def campaign_cutoff(store: BookmarkStore, current: str) -> str:
@@ -296,6 +291,7 @@ def _rewrite_month(
     bookmark.phase, bookmark.completed = COPYING, False
     store.put(bookmark)
     rewriter = InPlaceRewriter(
+        cutoff=bookmark.cutoff,
         client=client,
         enricher=enricher,
         store=store,

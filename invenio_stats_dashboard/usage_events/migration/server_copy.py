@@ -75,7 +75,7 @@ def script_params(
         if record is None:
             record = records.add(recid, enricher.record_values(info))
         event_values = enricher.event_values(info, source)
-        events[hit["_id"]] = [record, parts.add(_freeze(event_values), event_values)]
+        events[hit["_id"]] = [record, parts.add(_value_key(event_values), event_values)]
     enricher.stats.events += len(hits)
     return {
         "events": events,
@@ -86,13 +86,9 @@ def script_params(
     }
 
 
-def _freeze(value: Any) -> Any:
-    """Return a hashable stand-in for a JSON-like value."""
-    if isinstance(value, Mapping):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
+def _value_key(values: Mapping[str, Any]) -> str:
+    """Return a key equal only for equal values (their ``repr``, keys sorted)."""
+    return repr(sorted(values.items()))
 
 
 def reindex_events(
