@@ -10,6 +10,7 @@ standard serializer, and a serializer the instance configured itself is left alo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,13 +24,20 @@ except ImportError:  # pragma: no cover - then the block runs with the standard 
     _orjson = None
 
 JSON_MIMETYPE = JSONSerializer.mimetype
+_LONG_DIGITS = re.compile(r"\d{20}")
 
 
 class FastJSONSerializer(JSONSerializer):
     """opensearch-py's JSON serializer, with orjson doing the work when it can."""
 
     def loads(self, s: str) -> Any:
-        """Decode with orjson; let the standard decoder handle what orjson refuses."""
+        """Decode with orjson; let the standard decoder handle what orjson refuses.
+
+        orjson turns integers beyond 64 bits into floats, so a text with a run of
+        20 digits or more goes to the standard decoder, which keeps them exact.
+        """
+        if _LONG_DIGITS.search(s):
+            return super().loads(s)
         try:
             return _orjson.loads(s)
         except _orjson.JSONDecodeError:

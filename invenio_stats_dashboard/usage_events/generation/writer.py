@@ -237,7 +237,7 @@ def writing_generator(
     ``fields`` are the configured enrichment fields; they are used only when the
     options ask for enrichment.
     """
-    from .enricher import EventEnricher
+    from ..enricher import EventEnricher
 
     enriching = options.enriches
     prepare_routes(client, routes, prefix, fields if enriching else None)

@@ -11,25 +11,43 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ...search_indices.bulk import bulk_write
-from ...search_indices.paging import count, search_after_pages
+from ...search_indices.paging import count
 from ..enricher import EventEnricher, enrichment_field_names
 from ..fields import COMMUNITY_IDS
 from .results import SpotCheck, ValidationResult
 
 ID_PAGE = 5_000
+SCROLL_KEEP_ALIVE = "2m"
+ID_PAGE_FIELDS = "_scroll_id,hits.hits._id"
 IGNORED_IN_COMPARISON = frozenset({"updated_timestamp"})
 
 
 def id_pages(client, index: str, page_size: int = ID_PAGE) -> Iterator[list[str]]:
-    """Yield every document id of ``index`` in ``_id`` order, a page at a time."""
-    for hits in search_after_pages(
-        client,
+    """Yield every document id of ``index``, a page at a time, in index order.
+
+    A scroll in ``_doc`` order reads each page without sorting the index, which a
+    sort on ``_id`` would do for every page; the scroll is always cleared.
+    """
+    response = client.search(
         index=index,
-        body={"query": {"match_all": {}}, "_source": False},
-        sort=[{"_id": "asc"}],
-        page_size=page_size,
-    ):
-        yield [hit["_id"] for hit in hits]
+        body={"query": {"match_all": {}}, "_source": False, "sort": ["_doc"]},
+        size=page_size,
+        scroll=SCROLL_KEEP_ALIVE,
+        filter_path=ID_PAGE_FIELDS,
+    )
+    scroll_id = response.get("_scroll_id")
+    try:
+        while hits := response.get("hits", {}).get("hits", []):
+            yield [hit["_id"] for hit in hits]
+            response = client.scroll(
+                scroll_id=scroll_id,
+                scroll=SCROLL_KEEP_ALIVE,
+                filter_path=ID_PAGE_FIELDS,
+            )
+            scroll_id = response.get("_scroll_id", scroll_id)
+    finally:
+        if scroll_id:
+            client.clear_scroll(scroll_id=scroll_id, ignore=(404,))
 
 
 def present_ids(client, index: str, ids: Sequence[str]) -> set[str]:
@@ -40,8 +58,9 @@ def present_ids(client, index: str, ids: Sequence[str]) -> set[str]:
         index=index,
         body={"query": {"ids": {"values": list(ids)}}, "_source": False},
         size=len(ids),
+        filter_path="hits.hits._id",
     )
-    return {hit["_id"] for hit in response["hits"]["hits"]}
+    return {hit["_id"] for hit in response.get("hits", {}).get("hits", [])}
 
 
 def missing_ids(client, source: str, target: str) -> Iterator[list[str]]:
