@@ -24,7 +24,8 @@ except ImportError:  # pragma: no cover - then the block runs with the standard 
     _orjson = None
 
 JSON_MIMETYPE = JSONSerializer.mimetype
-_LONG_DIGITS = re.compile(r"\d{20}")
+_LONG_INTEGER = re.compile(r"[:,\[]\s*-?\d{20}")
+"""A JSON number of 20 digits or more (also matches such text inside a string)."""
 
 
 class FastJSONSerializer(JSONSerializer):
@@ -33,10 +34,11 @@ class FastJSONSerializer(JSONSerializer):
     def loads(self, s: str) -> Any:
         """Decode with orjson; let the standard decoder handle what orjson refuses.
 
-        orjson turns integers beyond 64 bits into floats, so a text with a run of
-        20 digits or more goes to the standard decoder, which keeps them exact.
+        orjson turns integers beyond 64 bits into floats, so a text holding a number
+        of 20 digits or more goes to the standard decoder, which keeps them exact.
+        Digits inside strings (hexadecimal event ids) do not count.
         """
-        if _LONG_DIGITS.search(s):
+        if _LONG_INTEGER.search(s):
             return super().loads(s)
         try:
             return _orjson.loads(s)

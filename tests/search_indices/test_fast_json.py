@@ -78,3 +78,21 @@ def test_a_configured_serializer_is_left_alone(app):
             assert transport.serializer is own
     finally:
         transport.serializer = saved
+
+
+def test_digit_runs_inside_strings_keep_orjson(monkeypatch):
+    """Event ids with long digit runs are decoded by orjson, big numbers are not."""
+    used = []
+    standard_loads = JSONSerializer.loads
+
+    def recording_loads(self, s):
+        used.append(s)
+        return standard_loads(self, s)
+
+    monkeypatch.setattr(JSONSerializer, "loads", recording_loads)
+    fast = FastJSONSerializer()
+    event_id = "2025-01-01T00:00:00-12345678901234567890abcdef"
+    assert fast.loads(f'{{"_id": "{event_id}"}}') == {"_id": event_id}
+    assert used == []
+    assert fast.loads(f'{{"n": [1, {BIG}]}}') == {"n": [1, BIG]}
+    assert len(used) == 1
