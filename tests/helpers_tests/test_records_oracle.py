@@ -1,0 +1,118 @@
+"""The records oracle reproduces the worked fixture F of 04 §13, number for number.
+
+The expected values are the chapter's own, written out by hand here; the oracle that
+later checks the aggregators must first agree with them.
+"""
+
+from copy import deepcopy
+from datetime import UTC, date, datetime, timedelta
+
+from helpers.oracle.membership import MembershipEvent, intervals
+from helpers.oracle.records import Version, records_oracle
+
+C = "c0ffee00-0000-4000-8000-00000000000c"
+D = [date(2025, 3, 1) + timedelta(days=n) for n in range(6)]  # D1..D6 = D[0]..D[5]
+
+
+def at(day, hour=10):
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+VERSIONS = {
+    "v1": Version("v1", "p1", "u1", (("a.pdf", 1000), ("b.csv", 500))),
+    "v2": Version("v2", "p2", "u1"),
+    "v3": Version("v3", "p3", "u2", (("c.pdf", 2000),)),
+    "v4": Version("v4", "p3", "u2", (("c.pdf", 2000),)),
+}
+
+
+def fixture_f_events():
+    """Joins on D1 (v1, v2), D2 (v3), D3 (v4); v2 leaves C on D4; v1 deleted on D5."""
+    joins = {"v1": D[0], "v2": D[0], "v3": D[1], "v4": D[2]}
+    events = []
+    for record_id, day in joins.items():
+        deleted = at(D[4]) if record_id == "v1" else None
+        for scope in (C, "global"):
+            events.append(
+                MembershipEvent(record_id, scope, "added", at(day), at(day), deleted)
+            )
+    events.append(MembershipEvent("v2", C, "removed", at(D[3]), at(D[3])))
+    return events
+
+
+def zero_delta():
+    pair = {"added": {"metadata_only": 0, "with_files": 0}}
+    pair["removed"] = {"metadata_only": 0, "with_files": 0}
+    files = {"file_count": 0, "data_volume": 0}
+    return {
+        "records": deepcopy(pair),
+        "parents": deepcopy(pair),
+        "files": {"added": dict(files), "removed": dict(files)},
+        "uploaders": 0,
+    }
+
+
+def expected_community_deltas():
+    d = [zero_delta() for _ in D]
+    d[0]["records"]["added"] = {"metadata_only": 1, "with_files": 1}
+    d[0]["parents"]["added"] = {"metadata_only": 1, "with_files": 1}
+    d[0]["files"]["added"] = {"file_count": 2, "data_volume": 1500}
+    d[0]["uploaders"] = 1
+    d[1]["records"]["added"]["with_files"] = 1
+    d[1]["parents"]["added"]["with_files"] = 1
+    d[1]["files"]["added"] = {"file_count": 1, "data_volume": 2000}
+    d[1]["uploaders"] = 1
+    d[2]["records"]["added"]["with_files"] = 1
+    d[2]["files"]["added"] = {"file_count": 1, "data_volume": 2000}
+    d[2]["uploaders"] = 1
+    d[3]["records"]["removed"]["metadata_only"] = 1
+    d[3]["parents"]["removed"]["metadata_only"] = 1
+    d[4]["records"]["removed"]["with_files"] = 1
+    d[4]["parents"]["removed"]["with_files"] = 1
+    d[4]["files"]["removed"] = {"file_count": 2, "data_volume": 1500}
+    return d
+
+
+def test_fixture_f_community_deltas_and_last_snapshot():
+    result = records_oracle(VERSIONS, fixture_f_events(), C, D[5])
+    assert sorted(result) == D
+    assert [result[day].delta for day in D] == expected_community_deltas()
+    assert result[D[5]].snapshot == {
+        "total_records": {"metadata_only": 0, "with_files": 2},
+        "total_parents": {"metadata_only": 0, "with_files": 1},
+        "total_files": {"file_count": 2, "data_volume": 4000},
+        "total_uploaders": 1,
+    }
+
+
+def test_fixture_f_global_keeps_the_removed_version():
+    result = records_oracle(VERSIONS, fixture_f_events(), "global", D[5])
+    expected = expected_community_deltas()
+    expected[3] = zero_delta()  # v2 never leaves global
+    assert [result[day].delta for day in D] == expected
+    assert result[D[5]].snapshot == {
+        "total_records": {"metadata_only": 1, "with_files": 2},
+        "total_parents": {"metadata_only": 1, "with_files": 1},
+        "total_files": {"file_count": 2, "data_volume": 4000},
+        "total_uploaders": 2,
+    }
+
+
+def test_same_instant_order_and_restore():
+    """Added, deletion, removed at one instant (04 §11.1); a restore re-admits."""
+    t = at(D[0])
+    same_instant = [
+        MembershipEvent("v", C, "added", t, t, deleted_date=t),
+        MembershipEvent("v", C, "removed", t, t),
+    ]
+    assert intervals(same_instant) == [(t, t)]
+    restored = [
+        MembershipEvent("v", C, "added", t, t, deleted_date=at(D[4])),
+        MembershipEvent("v", C, "added", at(D[5]), at(D[5])),
+    ]
+    assert intervals(restored) == [(t, at(D[4])), (at(D[5]), None)]
+    removed_then_deleted = [
+        MembershipEvent("v", C, "added", t, t, deleted_date=at(D[4])),
+        MembershipEvent("v", C, "removed", at(D[3]), at(D[3])),
+    ]
+    assert intervals(removed_then_deleted) == [(t, at(D[3]))]
