@@ -116,3 +116,44 @@ def test_same_instant_order_and_restore():
         MembershipEvent("v", C, "removed", at(D[3]), at(D[3])),
     ]
     assert intervals(removed_then_deleted) == [(t, at(D[3]))]
+
+
+def test_fixture_f_file_types_count_only_their_own_files():
+    """04 §13 fixture F and must-not-repeat 11: ``pdf`` 2 / 4000 at D6, no ``csv``."""
+    result = records_oracle(VERSIONS, fixture_f_events(), C, D[5], keys=["file_types"])
+    first = {i["id"]: i for i in result[D[0]].delta["subcounts"]["file_types"]}
+    assert first["pdf"]["files"]["added"] == {"file_count": 1, "data_volume": 1000}
+    assert first["csv"]["files"]["added"] == {"file_count": 1, "data_volume": 500}
+    assert first["pdf"]["records"]["added"]["with_files"] == 1
+    assert result[D[5]].snapshot["subcounts"]["file_types"] == [
+        {
+            "id": "pdf",
+            "records": {"metadata_only": 0, "with_files": 2},
+            "parents": {"metadata_only": 0, "with_files": 1},
+            "files": {"file_count": 2, "data_volume": 4000},
+        }
+    ]
+    assert result[D[5]].delta["subcounts"]["file_types"] == []
+
+
+def test_restricted_metadata_counts_in_totals_and_access_statuses_only():
+    """04 §13 test 26: a restricted version adds to no metadata item."""
+    versions = dict(VERSIONS)
+    versions["v2"] = Version(
+        "v2",
+        "p2",
+        "u1",
+        public=False,
+        values={"subjects": ["physics"], "access_statuses": ["restricted"]},
+    )
+    result = records_oracle(
+        versions,
+        fixture_f_events(),
+        "global",
+        D[5],
+        keys=["subjects", "access_statuses"],
+    )
+    last = result[D[5]].snapshot
+    assert last["total_records"]["metadata_only"] == 1
+    assert last["subcounts"]["subjects"] == []
+    assert [i["id"] for i in last["subcounts"]["access_statuses"]] == ["restricted"]

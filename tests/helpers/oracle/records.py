@@ -1,6 +1,8 @@
-"""Records delta and snapshot totals of every scope and day, from raw inputs (04 §4).
+"""Records deltas and snapshots of every scope and day, from raw inputs (04 §4).
 
-Subcount items are not covered yet; every total of 01 §5.3 and §5.4 is.
+Every total of 01 §5.3 and §5.4, and the subcount items of keys whose values the
+test gives per version (plus ``file_types``, from the file names), with the
+public-metadata rule. Labels and the "top" ranking are not covered yet.
 """
 
 from dataclasses import dataclass, field
@@ -20,12 +22,37 @@ class Version:
     files: tuple[tuple[str, int], ...] = ()
     """``(key, size)`` of each file; a version with files has ``files.enabled``."""
     files_enabled: bool | None = None
+    public: bool = True
+    """``access.record`` is ``public`` (01 §5.9)."""
+    values: dict = field(default_factory=dict)
+    """Subcount key → the item ids this version carries."""
+
+    def item_ids(self, key):
+        """Ids of ``key`` this version adds to (none from restricted metadata)."""
+        if key == "file_types":
+            found = {_ext(name) for name, _ in self.files} if self.public else set()
+        elif key == "access_statuses" or self.public:
+            found = set(self.values.get(key, ()))
+        else:
+            found = set()
+        return found - {None}
+
+    def files_for(self, key, item):
+        """Files an item counts: only its own extension for ``file_types``."""
+        if key == "file_types":
+            return [f for f in self.files if _ext(f[0]) == item]
+        return list(self.files)
 
     @property
     def split(self):
         """``with_files`` when ``files.enabled``, else ``metadata_only``."""
         enabled = bool(self.files) if self.files_enabled is None else self.files_enabled
         return "with_files" if enabled else "metadata_only"
+
+
+def _ext(name):
+    suffix = name.rsplit(".", 1)
+    return suffix[1].lower() if len(suffix) == 2 else None
 
 
 @dataclass
@@ -55,8 +82,65 @@ def _file_totals(record_ids, versions):
     return len(files), sum(size for _, size in files)
 
 
-def records_oracle(versions, events, scope, last_day):
-    """Return ``{day: ScopeDay}`` for ``scope`` from its start to ``last_day``."""
+def _items(key, before, after, versions):
+    """Delta and snapshot items of one subcount key for one day."""
+    carried = {}
+    for record_id in before | after:
+        for item in versions[record_id].item_ids(key):
+            carried.setdefault(item, set()).add(record_id)
+    delta_items, snapshot_items = [], []
+    for item in sorted(carried):
+        carriers = carried[item]
+        was, now = before & carriers, after & carriers
+        added, removed = now - was, was - now
+        records, parents = _zero_pair(), _zero_pair()
+        for record_id in added:
+            records["added"][versions[record_id].split] += 1
+        for record_id in removed:
+            records["removed"][versions[record_id].split] += 1
+        old, new = _parent_splits(was, versions), _parent_splits(now, versions)
+        for parent in old.keys() | new.keys():
+            if old.get(parent) != new.get(parent):
+                if parent in new:
+                    parents["added"][new[parent]] += 1
+                if parent in old:
+                    parents["removed"][old[parent]] += 1
+
+        def files(ids, item=item):
+            found = [f for r in ids for f in versions[r].files_for(key, item)]
+            return {"file_count": len(found), "data_volume": sum(s for _, s in found)}
+
+        if added or removed:
+            delta_items.append(
+                {
+                    "id": item,
+                    "records": records,
+                    "parents": parents,
+                    "files": {"added": files(added), "removed": files(removed)},
+                }
+            )
+        totals = dict.fromkeys(SPLITS, 0)
+        for record_id in now:
+            totals[versions[record_id].split] += 1
+        parent_totals = dict.fromkeys(SPLITS, 0)
+        for split in new.values():
+            parent_totals[split] += 1
+        snapshot = {
+            "id": item,
+            "records": totals,
+            "parents": parent_totals,
+            "files": files(now),
+        }
+        if any(totals.values()) or any(snapshot["files"].values()):
+            snapshot_items.append(snapshot)
+    return delta_items, snapshot_items
+
+
+def records_oracle(versions, events, scope, last_day, keys=()):
+    """Return ``{day: ScopeDay}`` for ``scope`` from its start to ``last_day``.
+
+    ``keys`` names the subcounts whose items are computed ("all" snapshots).
+    """
     memberships = Memberships(events)
     first = memberships.first_day.get(scope)
     result = {}
@@ -112,6 +196,11 @@ def records_oracle(versions, events, scope, last_day):
             "total_files": {"file_count": file_count, "data_volume": data_volume},
             "total_uploaders": len({versions[r].owner for r in after} - {None}),
         }
+        if keys:
+            delta["subcounts"], snapshot["subcounts"] = {}, {}
+            for key in keys:
+                items = _items(key, before, after, versions)
+                delta["subcounts"][key], snapshot["subcounts"][key] = items
         result[day] = ScopeDay(delta=delta, snapshot=snapshot)
         before = after
     return result
