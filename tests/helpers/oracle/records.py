@@ -82,6 +82,33 @@ def _file_totals(record_ids, versions):
     return len(files), sum(size for _, size in files)
 
 
+def _changes(before, after, versions):
+    """Records and parents added / removed per split between two member sets."""
+    records, parents = _zero_pair(), _zero_pair()
+    for record_id in after - before:
+        records["added"][versions[record_id].split] += 1
+    for record_id in before - after:
+        records["removed"][versions[record_id].split] += 1
+    old, new = _parent_splits(before, versions), _parent_splits(after, versions)
+    for parent in old.keys() | new.keys():
+        if old.get(parent) != new.get(parent):
+            if parent in new:
+                parents["added"][new[parent]] += 1
+            if parent in old:
+                parents["removed"][old[parent]] += 1
+    return records, parents
+
+
+def _totals(members, versions):
+    """Member versions and represented parents per split."""
+    records, parents = dict.fromkeys(SPLITS, 0), dict.fromkeys(SPLITS, 0)
+    for record_id in members:
+        records[versions[record_id].split] += 1
+    for split in _parent_splits(members, versions).values():
+        parents[split] += 1
+    return records, parents
+
+
 def _items(key, before, after, versions):
     """Delta and snapshot items of one subcount key for one day."""
     carried = {}
@@ -93,18 +120,7 @@ def _items(key, before, after, versions):
         carriers = carried[item]
         was, now = before & carriers, after & carriers
         added, removed = now - was, was - now
-        records, parents = _zero_pair(), _zero_pair()
-        for record_id in added:
-            records["added"][versions[record_id].split] += 1
-        for record_id in removed:
-            records["removed"][versions[record_id].split] += 1
-        old, new = _parent_splits(was, versions), _parent_splits(now, versions)
-        for parent in old.keys() | new.keys():
-            if old.get(parent) != new.get(parent):
-                if parent in new:
-                    parents["added"][new[parent]] += 1
-                if parent in old:
-                    parents["removed"][old[parent]] += 1
+        records, parents = _changes(was, now, versions)
 
         def files(ids, item=item):
             found = [f for r in ids for f in versions[r].files_for(key, item)]
@@ -119,12 +135,7 @@ def _items(key, before, after, versions):
                     "files": {"added": files(added), "removed": files(removed)},
                 }
             )
-        totals = dict.fromkeys(SPLITS, 0)
-        for record_id in now:
-            totals[versions[record_id].split] += 1
-        parent_totals = dict.fromkeys(SPLITS, 0)
-        for split in new.values():
-            parent_totals[split] += 1
+        totals, parent_totals = _totals(now, versions)
         snapshot = {
             "id": item,
             "records": totals,
@@ -150,19 +161,7 @@ def records_oracle(versions, events, scope, last_day, keys=()):
     for day in days(first, last_day):
         after = memberships.members_at_end_of(scope, day)
         added, removed = after - before, before - after
-        records = _zero_pair()
-        for record_id in added:
-            records["added"][versions[record_id].split] += 1
-        for record_id in removed:
-            records["removed"][versions[record_id].split] += 1
-        parents = _zero_pair()
-        old, new = _parent_splits(before, versions), _parent_splits(after, versions)
-        for parent in old.keys() | new.keys():
-            if old.get(parent) != new.get(parent):
-                if parent in new:
-                    parents["added"][new[parent]] += 1
-                if parent in old:
-                    parents["removed"][old[parent]] += 1
+        records, parents = _changes(before, after, versions)
         added_files, removed_files = (
             _file_totals(added, versions),
             _file_totals(removed, versions),
@@ -183,12 +182,7 @@ def records_oracle(versions, events, scope, last_day, keys=()):
             },
             "uploaders": len(owners),
         }
-        total_records = dict.fromkeys(SPLITS, 0)
-        for record_id in after:
-            total_records[versions[record_id].split] += 1
-        total_parents = dict.fromkeys(SPLITS, 0)
-        for split in new.values():
-            total_parents[split] += 1
+        total_records, total_parents = _totals(after, versions)
         file_count, data_volume = _file_totals(after, versions)
         snapshot = {
             "total_records": total_records,
