@@ -271,8 +271,11 @@ class Phases:
         self.read_hits = 0
         self._restore = []
 
-    def wrap(self, owner, attribute, name, count_hits=False, count_arg=None):
-        """Replace ``owner.attribute`` with a timing wrapper named ``name``."""
+    def wrap(self, owner, attribute, name, count_hits=None, count_arg=None):
+        """Replace ``owner.attribute`` with a timing wrapper named ``name``.
+
+        ``count_hits`` counts the events a call's result read.
+        """
         original = getattr(owner, attribute)
         phases = self
 
@@ -298,7 +301,7 @@ class Phases:
             if inspect.isgenerator(result):  # time its iteration too
                 return timed_generator(result)
             if count_hits:
-                phases.read_hits += len(result)
+                phases.read_hits += count_hits(result)
             if count_arg is not None:
                 phases.calls[f"{name} items"] += len(args[count_arg])
             return result
@@ -338,6 +341,7 @@ class Phases:
             server_copy,
             switch,
             verification,
+            windows,
         )
 
         service = event_reindexing.EventReindexingService
@@ -351,14 +355,20 @@ class Phases:
         self.wrap(verification, "count", "verify counts")
         self.wrap(verification, "missing_ids", "verify id pass")
         self.wrap(client.indices, "refresh", "refresh")
-        self.wrap(copier.BatchCopier, "read_batch", "read", count_hits=True)
+        self.wrap(copier.BatchCopier, "read_batch", "read", count_hits=len)
+        self.wrap(windows, "plan_windows", "plan windows")
+        self.wrap(
+            windows, "read_window", "read", count_hits=lambda content: content.events
+        )
         self.wrap(server_copy, "script_params", "enrich")
+        self.wrap(server_copy, "key_params", "enrich")
         self.wrap(
             enricher.EventEnricher, "_record_sources", "records search", count_arg=1
         )
         self.wrap(enricher.EventEnricher, "enrich", "enrich events", count_arg=1)
         self.wrap(enricher, "read_histories", "membership search")
         self.wrap(server_copy, "reindex_events", "write")
+        self.wrap(server_copy, "reindex_window", "write")
         self.wrap(bookmarks.BookmarkStore, "put", "bookmark")
         self.wrap(event_reindexing, "wait_until_healthy", "health")
         self.wrap(month_run, "validate_month", "verify")
@@ -389,6 +399,7 @@ class Phases:
 
 
 TOP_PHASES = (
+    "plan windows",
     "read",
     "enrich",
     "write",

@@ -171,7 +171,10 @@ def test_batch_cap_resumes_from_the_cursor(cli, instance):
         completed.append(data["completed"])
         copied.append(data["event_types"]["view"]["months"]["2024-05"]["processed"])
     assert completed == [False, False, True]
-    assert copied == [1000, 1000, 300]
+    # Windows hold at most a batch each; each run went on where the last one
+    # stopped, so no event was copied twice.
+    assert all(900 < n <= 1000 for n in copied[:2])
+    assert sum(copied) == 2300
     assert set(all_events(read_alias("view"))) == {i for i, _ in events}
 
 
@@ -295,18 +298,23 @@ def test_dry_run_writes_nothing(cli, instance):
         m: sum(s["timestamp"][:7] == m for _, s in events)
         for m in ("2024-02", "2024-03")
     }
-    first, _ = run_migrate(
+    first, data = run_migrate(
         cli, "-e", "view", "-m", "2024-02", "-b", "1", "--batch-size", "4"
     )
     assert first.exit_code == 0, first.output
+    migrated = data["event_types"]["view"]["months"]["2024-02"]["processed"]
+    assert 0 < migrated <= 4
     before = index_snapshot()
     result = cli(stats_cli, "usage-events", "migrate", "--dry-run", "--batch-size", "4")
     assert result.exit_code == 0, result.output
     assert index_snapshot() == before
     lines = {line.split()[1]: line for line in result.stdout.splitlines()[1:]}
     february, march = lines["2024-02"], lines["2024-03"]
-    assert f"events {per_month['2024-02']}, migrated 4, state in_progress" in february
-    assert f"batches needed {-(-(per_month['2024-02'] - 4) // 4)}" in february
+    assert (
+        f"events {per_month['2024-02']}, migrated {migrated}, state in_progress"
+        in february
+    )
+    assert f"batches needed {-(-(per_month['2024-02'] - migrated) // 4)}" in february
     assert f"events {per_month['2024-03']}, migrated 0, state not_started" in march
     assert f"batches needed {-(-per_month['2024-03'] // 4)}" in march
 
@@ -319,7 +327,7 @@ def test_fresh_start(cli, instance):
     result, data = run_migrate(
         cli, "-e", "view", "-m", "2024-03", "--batch-size", "5", "-b", "2"
     )
-    assert data["event_types"]["view"]["months"]["2024-03"]["migrated_total"] == 10
+    assert 0 < data["event_types"]["view"]["months"]["2024-03"]["migrated_total"] <= 10
 
     result, data = run_migrate(
         cli,
@@ -335,11 +343,15 @@ def test_fresh_start(cli, instance):
     )
     assert result.exit_code == 0, result.output
     month = data["event_types"]["view"]["months"]["2024-03"]
-    assert month["migrated_total"] == 5  # restarted from the first event
     current_search_client.indices.refresh(index=target_index("view", "2024-03"))
-    assert (
-        current_search_client.count(index=target_index("view", "2024-03"))["count"] == 5
+    # restarted from the first event: the target holds the month's first events only
+    copied = all_events(target_index("view", "2024-03"))
+    assert 0 < len(copied) == month["migrated_total"] <= 5
+    march = sorted(
+        (s["timestamp"], i)
+        for i, s in all_events(month_index("view", "2024-03")).items()
     )
+    assert set(copied) == {i for _, i in march[: len(copied)]}
 
     before = all_events(read_alias("view"))
     refused, data = run_migrate(cli, "-e", "view", "-m", "2024-02", "--fresh-start")

@@ -447,33 +447,44 @@ def test_first_batch_bulk_failure_with_delete_old_indices(
     march = old_events("view", instance, 2024, 3, 30, "bm")
     index_legacy_events("view", february + march)
     failing = target_index("view", "2024-02")
-    real_write = server_copy.reindex_events
+    real_window, real_write = server_copy.reindex_window, server_copy.reindex_events
     calls = []
 
-    def failing_first_batch(client, source, target, ids, params):
-        if target == failing and len(calls) < 4:
-            calls.append(len(ids))
-            return [
-                {
-                    "index": {
-                        "_id": event_id,
-                        "status": 500,
-                        "error": {"type": "injected", "reason": "injected"},
-                    }
+    def injected(ids):
+        calls.append(len(ids))
+        return [
+            {
+                "index": {
+                    "_id": event_id,
+                    "status": 500,
+                    "error": {"type": "injected", "reason": "injected"},
                 }
-                for event_id in ids
-            ]
+            }
+            for event_id in ids
+        ]
+
+    def failing_window(client, source, target, query, params):
+        if target == failing and not calls:
+            hits = client.search(index=source, body={"query": query, "size": 100})
+            return 0, injected([hit["_id"] for hit in hits["hits"]["hits"]])
+        return real_window(client, source, target, query, params)
+
+    def failing_retries(client, source, target, ids, params):
+        if target == failing and len(calls) < 4:
+            return injected(ids)
         return real_write(client, source, target, ids, params)
 
-    monkeypatch.setattr(server_copy, "reindex_events", failing_first_batch)
+    monkeypatch.setattr(server_copy, "reindex_window", failing_window)
+    monkeypatch.setattr(server_copy, "reindex_events", failing_retries)
     result, data = run_migrate(
         cli, "-e", "view", "--batch-size", "10", "--delete-old-indices"
     )
     assert result.exit_code == 1, result.output
-    assert calls == [10, 10, 10, 10]  # first try and three retries
+    # the first window's events: first try and three retries of the failed ids
+    assert len(calls) == 4 and len(set(calls)) == 1 and 0 < calls[0] <= 10
     months = data["event_types"]["view"]["months"]
     assert months["2024-02"]["status"] == "failed"
-    assert len(months["2024-02"]["validation_errors"]) == 10
+    assert len(months["2024-02"]["validation_errors"]) == calls[0]
     assert months["2024-03"]["status"] == "completed"
     assert data["error"] == "Migration failed for months: view-2024-02"
 
@@ -490,6 +501,7 @@ def test_first_batch_bulk_failure_with_delete_old_indices(
     )
     assert set(all_events(read_alias("view"))) == {i for i, _ in february + march}
 
+    monkeypatch.setattr(server_copy, "reindex_window", real_window)
     monkeypatch.setattr(server_copy, "reindex_events", real_write)
     again, data = run_migrate(
         cli, "-e", "view", "--batch-size", "10", "--delete-old-indices"

@@ -1,9 +1,13 @@
 """Copy one month batch by batch from its cursor, with enrichment (03 §4.7).
 
-Per batch: health check, one sorted read after the cursor (only the fields
-enrichment needs), one enrichment (one records search, one membership search), one
-server-side write of the batch's ids under their own ids without refresh
-(:mod:`.server_copy`), then one bookmark write advancing the cursor. A kill between
+Two copiers share the loop, the guards and the bookmark writes. The
+:class:`WindowCopier` (the default) copies a time window of about a batch per
+range ``_reindex`` (:mod:`.windows`). The :class:`BatchCopier` reads client
+batches, for enrichment that may read any event field. Per client batch: health
+check, one sorted read after the cursor (only the fields enrichment needs), one
+enrichment (one records search, one membership search), one server-side write of
+the batch's ids under their own ids without refresh (:mod:`.server_copy`), then one
+bookmark write advancing the cursor. A kill between
 the write and the bookmark re-copies that batch on the next run, under the same ids.
 """
 
@@ -11,15 +15,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ...search_indices.bulk import item_reason, item_result
 from ..enricher import EventEnricher
-from . import server_copy
+from . import server_copy, windows
 from .bookmarks import Bookmark, BookmarkStore
 from .health import HealthCheckResult
+from .windows import Window, timestamp_range
 
 EVENT_SORT = [{"timestamp": "asc"}, {"_id": "asc"}]
 ATTEMPTS = 3
@@ -71,10 +77,17 @@ class BatchCopier:
     before_bookmark: Callable[[Bookmark], None] = lambda bookmark: None
     """Test hook: runs between a batch's bulk write and its bookmark write."""
 
+    query: dict[str, Any] | None = None
+    """The events a batch pass reads (None: all of them)."""
+
+    def __post_init__(self) -> None:
+        # Writer threads have no application context to resolve a proxy in.
+        self.client = getattr(self.client, "_get_current_object", lambda: self.client)()
+
     def batch_body(self, cursor: list[Any] | None) -> dict[str, Any]:
         """Return the search of the next batch after ``cursor``."""
         body: dict[str, Any] = {
-            "query": {"match_all": {}},
+            "query": self.query or {"match_all": {}},
             "size": self.batch_size,
             "sort": EVENT_SORT,
             "track_total_hits": False,
@@ -89,10 +102,16 @@ class BatchCopier:
     def read_batch(self, source: str, cursor: list[Any] | None) -> list[dict]:
         """Return the next batch after ``cursor``; retry, never read failure as end."""
         body = self.batch_body(cursor)
+        return self.reading(
+            source, lambda: self.client.search(index=source, body=body)["hits"]["hits"]
+        )
+
+    def reading(self, source: str, read: Callable[[], Any]) -> Any:
+        """Return what ``read`` returns, retried with back-off; raise if it keeps failing."""
         last: Exception | None = None
         for attempt in range(ATTEMPTS):
             try:
-                return self.client.search(index=source, body=body)["hits"]["hits"]
+                return read()
             except Exception as error:
                 last = error
                 self.sleep(BACKOFF * 2**attempt)
@@ -109,15 +128,13 @@ class BatchCopier:
         before this returns, so the bookmark written next covers the whole batch.
         """
         self.enricher.load(str(hit["_source"].get("recid") or "") for hit in hits)
-        # The writer threads have no application context to resolve a proxy in.
-        client = getattr(self.client, "_get_current_object", lambda: self.client)()
         with ThreadPoolExecutor(max_workers=WRITERS) as writers:
             pieces = []
             for piece in _pieces(hits):
                 params = server_copy.script_params(self.enricher, piece)
                 ids = [hit["_id"] for hit in piece]
                 written = writers.submit(
-                    server_copy.reindex_events, client, source, target, ids, params
+                    server_copy.reindex_events, self.client, source, target, ids, params
                 )
                 pieces.append((ids, params, written))
             results = [
@@ -152,38 +169,166 @@ class BatchCopier:
     def copy(self, bookmark: Bookmark, source: str, target: str) -> CopyOutcome:
         """Copy from the bookmark's cursor until the end, the cap or a stop."""
         outcome = CopyOutcome()
-        while True:
-            if self.max_batches and outcome.batches_attempted >= self.max_batches:
-                outcome.status = CAPPED
+        self.copy_batches(bookmark, source, target, outcome)
+        return outcome
+
+    def copy_batches(
+        self,
+        bookmark: Bookmark,
+        source: str,
+        target: str,
+        outcome: CopyOutcome,
+        query: dict[str, Any] | None = None,
+    ) -> bool:
+        """Copy client batches after the cursor; return whether the loop may go on.
+
+        ``query`` limits the events read (the default reads them all).
+        """
+        self.query = query
+        try:
+            while self.may_continue(outcome):
+                hits = self.read_batch(source, bookmark.cursor)
+                if not hits:
+                    return True
+                outcome.batches_attempted += 1
+                failed = self.write_batch(hits, source, target)
+                if not self.written(
+                    bookmark, outcome, failed, target, hits[-1], len(hits)
+                ):
+                    return False
+                if len(hits) < self.batch_size:
+                    return True
+            return False
+        finally:
+            self.query = None
+
+    def may_continue(self, outcome: CopyOutcome) -> bool:
+        """Check the cap, a stop request and the cluster's health before a batch."""
+        if self.max_batches and outcome.batches_attempted >= self.max_batches:
+            outcome.status = CAPPED
+            return False
+        if self.should_stop():
+            outcome.status = STOPPED
+            return False
+        health = self.health_check()
+        if not health.is_healthy:
+            outcome.status, outcome.health = UNHEALTHY, health
+            return False
+        return True
+
+    def written(
+        self,
+        bookmark: Bookmark,
+        outcome: CopyOutcome,
+        failed: list[dict[str, Any]],
+        target: str,
+        last: dict[str, Any],
+        copied: int,
+    ) -> bool:
+        """Advance the cursor to ``last`` after a written batch, or fail the copy."""
+        if failed:
+            outcome.status = FAILED
+            outcome.failures = [_failure(item) for item in failed[:10]]
+            outcome.error = (
+                f"{len(failed)} events could not be written to {target}; "
+                f"first: {outcome.failures[0]['id']}: {outcome.failures[0]['reason']}"
+            )
+            return False
+        self.before_bookmark(bookmark)
+        bookmark.advance(last, copied)
+        self.store.put(bookmark)
+        outcome.batches_succeeded += 1
+        outcome.copied += copied
+        self.on_batch(copied)
+        return True
+
+
+@dataclass
+class WindowCopier(BatchCopier):
+    """Copy a month window by window with range ``_reindex`` requests (:mod:`.windows`).
+
+    Used when enrichment reads only the events' key fields. A resumed run first
+    copies, in client batches, the events that share the cursor's millisecond,
+    since a window starts on a whole millisecond.
+    """
+
+    def copy(self, bookmark: Bookmark, source: str, target: str) -> CopyOutcome:
+        """Copy from the bookmark's cursor until the end, the cap or a stop."""
+        outcome = CopyOutcome()
+        cursor = bookmark.cursor
+        start = None
+        if cursor is not None:
+            start = int(cursor[0]) + 1
+            ties = timestamp_range(gte=cursor[0], lte=cursor[0])
+            if not self.copy_batches(bookmark, source, target, outcome, ties):
                 return outcome
-            if self.should_stop():
-                outcome.status = STOPPED
-                return outcome
-            health = self.health_check()
-            if not health.is_healthy:
-                outcome.status, outcome.health = UNHEALTHY, health
-                return outcome
-            hits = self.read_batch(source, bookmark.cursor)
-            if not hits:
-                return outcome
-            outcome.batches_attempted += 1
-            failed = self.write_batch(hits, source, target)
-            if failed:
-                outcome.status = FAILED
-                outcome.failures = [_failure(item) for item in failed[:10]]
-                outcome.error = (
-                    f"{len(failed)} events could not be written to {target}; "
-                    f"first: {outcome.failures[0]['id']}: {outcome.failures[0]['reason']}"
+        planned = self.reading(
+            source,
+            lambda: windows.plan_windows(self.client, source, start, self.batch_size),
+        )
+        # One window is written on the cluster while the next one is read and
+        # enriched here; its bookmark is written before the next write starts.
+        in_flight: tuple[dict[str, Any], Future] | None = None
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            for window in planned:
+                if not self.may_continue(outcome):
+                    break
+                content = self.reading(
+                    source, partial(windows.read_window, self.client, source, window)
                 )
-                return outcome
-            self.before_bookmark(bookmark)
-            bookmark.advance(hits[-1], len(hits))
-            self.store.put(bookmark)
-            outcome.batches_succeeded += 1
-            outcome.copied += len(hits)
-            self.on_batch(len(hits))
-            if len(hits) < self.batch_size:
-                return outcome
+                last = content.last
+                if last is None:
+                    continue
+                params = server_copy.key_params(self.enricher, content.keys)
+                if in_flight and not self._finish(
+                    bookmark, outcome, target, *in_flight
+                ):
+                    return outcome
+                outcome.batches_attempted += 1
+                written = writer.submit(
+                    self._write_window, window, params, source, target
+                )
+                in_flight = (last, written)
+            if in_flight:
+                self._finish(bookmark, outcome, target, *in_flight)
+        return outcome
+
+    def _finish(
+        self,
+        bookmark: Bookmark,
+        outcome: CopyOutcome,
+        target: str,
+        last: dict[str, Any],
+        written: Future,
+    ) -> bool:
+        """Wait for a window's write, then advance the cursor to its ``last`` event."""
+        copied, failed = written.result()
+        return self.written(bookmark, outcome, failed, target, last, copied)
+
+    def _write_window(
+        self, window: Window, params: dict[str, Any], source: str, target: str
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Copy one window; retry a failed request, then failed events by id.
+
+        Return the events written and the failed items left after the retries.
+        """
+        error: Exception | None = None
+        for attempt in range(ATTEMPTS):
+            try:
+                copied, failed = server_copy.reindex_window(
+                    self.client, source, target, window.query(), params
+                )
+                break
+            except server_copy.ReindexError as failure:
+                error = failure
+                self.sleep(BACKOFF * 2**attempt)
+        else:
+            return 0, [_window_failure(window, str(error))]
+        ids = [str(item_result(item).get("_id") or "") for item in failed]
+        if failed and all(ids):
+            failed = self._retry(ids, params, failed, source, target)
+            copied += len(ids) - len(failed)
+        return copied, failed
 
 
 def _pieces(hits: list[dict]) -> list[list[dict]]:
@@ -191,6 +336,17 @@ def _pieces(hits: list[dict]) -> list[list[dict]]:
     count = max(1, min(PIECES, len(hits) // MIN_PIECE))
     size = -(-len(hits) // count)
     return [hits[start : start + size] for start in range(0, len(hits), size)]
+
+
+def _window_failure(window: Window, reason: str) -> dict[str, Any]:
+    """Return the failed item of a window whose ``_reindex`` failed as a whole."""
+    return {
+        "index": {
+            "_id": None,
+            "status": 500,
+            "error": {"type": "reindex_failed", "reason": f"{window}: {reason}"},
+        }
+    }
 
 
 def _failure(item: dict[str, Any]) -> dict[str, Any]:

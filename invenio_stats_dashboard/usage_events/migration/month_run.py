@@ -25,7 +25,7 @@ from . import copier as copy_states
 from . import switch
 from .bookmarks import COMPLETED as PHASE_COMPLETED
 from .bookmarks import COPYING, SWITCHING, Bookmark, BookmarkStore
-from .copier import BatchCopier, ReadFailedError
+from .copier import BatchCopier, ReadFailedError, WindowCopier
 from .health import HealthCheckResult
 from .months import MonthIndices
 from .results import COMPLETED, FAILED, INTERRUPTED, MigrationResult
@@ -155,7 +155,10 @@ class MonthMigration:
     # ------------------------------------------------------------------- copy
 
     def _copier(self, entry: MonthIndices) -> BatchCopier:
-        return BatchCopier(
+        """Copy by windows unless a custom extractor may read any event field."""
+        keyed = self.enricher.event_fields_read() is not None
+        copier = WindowCopier if keyed else BatchCopier
+        return copier(
             client=self.client,
             enricher=self.enricher,
             store=self.store,

@@ -1,38 +1,94 @@
-"""Write one batch of events into the target with a server-side ``_reindex``.
+"""Write events into the target with a server-side ``_reindex`` and a lookup script.
 
-The migration still reads each batch itself (sorted after the cursor, 03 §4.7) and
-computes the enrichment in Python, with the same :class:`EventEnricher` as the live
-indexer. Only the write moves to the cluster: one ``_reindex`` of the batch's ids,
-whose painless script sets the precomputed fields on each event. So the events'
-base fields never travel through this process, and the copy runs at a large share
-of a plain ``_reindex``.
+Enrichment is still computed in Python, by the same :class:`EventEnricher` as the
+live indexer; only the write runs on the cluster, so the events' base fields never
+travel through this process. The painless script finds each event's enrichment in
+the request's parameters by the event's *key*: its record, UTC day, file id and
+file key, the only event fields the shipped enrichment reads. So the parameters
+hold one entry per distinct key, not per event, and a whole time window can be
+copied by one range ``_reindex`` (:mod:`.windows`).
 
-The enrichment travels as deduplicated parts: each record's own fields once, each
-distinct event-dependent part (``community_ids`` on that day, the downloaded
-file's type) once, and per event id the indices of its two parts.
+An event the script cannot key (a timestamp with an offset, a non-string field) or
+whose key is not in the parameters is skipped (``noop``); the copy's count check
+then finds it and copies it from the client (:func:`.verification.copy_missing`).
+A batch read by the client can also carry exact values per event id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ...timeutils import format_utc, utc_now
 from ..enricher import EventEnricher, RecordInfo, enrichment_field_names
 
-RECORD_PART, EVENT_PART = 0, 1
+EventKey = tuple[Any, str, Any, Any]
+"""(``recid``, UTC day ``YYYY-MM-DD``, ``file_id``, ``file_key``) of an event."""
 
 ENRICH_SCRIPT = """
-def parts = params.events[ctx._id];
+String enc(def value) {
+  if (value == null) { return '0'; }
+  if (value instanceof String) { return '1' + value; }
+  return null;
+}
+String day(def timestamp) {
+  if (!(timestamp instanceof String) || timestamp.length() < 19
+      || timestamp.charAt(10) != (char) 'T') { return null; }
+  String tail = timestamp.substring(19);
+  if (tail.indexOf('+') >= 0 || tail.indexOf('-') >= 0) { return null; }
+  return timestamp.substring(0, 10);
+}
+def parts = params.ids.get(ctx._id);
+if (parts == null) {
+  def node = params.keys.get(enc(ctx._source.recid));
+  if (node != null) { node = node.get(day(ctx._source.timestamp)); }
+  if (node != null) { node = node.get(enc(ctx._source.file_id)); }
+  if (node != null) { node = node.get(enc(ctx._source.file_key)); }
+  parts = node;
+}
+if (parts == null) { ctx.op = 'noop'; return; }
 for (def name : params.strip) { ctx._source.remove(name); }
 ctx._source.putAll(params.records[parts[0]]);
 ctx._source.putAll(params.parts[parts[1]]);
 ctx._source.updated_timestamp = params.now;
 """
-"""Painless: replace the event's enrichment fields and stamp the write (03 §2)."""
+"""Painless: find the event's enrichment, replace its fields, stamp the write (03 §2)."""
 
 REINDEX_TIMEOUT = 600
-"""Seconds one batch's ``_reindex`` may take before the client gives up."""
+"""Seconds one ``_reindex`` may take before the client gives up."""
+
+
+def key_part(value: Any) -> str | None:
+    """Encode a key field as the script does: ``0`` for null, ``1`` + a string."""
+    if value is None:
+        return "0"
+    if isinstance(value, str):
+        return "1" + value
+    return None
+
+
+def key_day(timestamp: Any) -> str | None:
+    """Return the UTC day the script reads from a timestamp, or None if it cannot.
+
+    Naive timestamps (invenio-stats writes UTC without an offset) and ``Z`` ones
+    are read from their first ten characters, as :func:`..enricher.event_day` does.
+    """
+    if not isinstance(timestamp, str) or len(timestamp) < 19 or timestamp[10] != "T":
+        return None
+    tail = timestamp[19:]
+    if "+" in tail or "-" in tail:
+        return None
+    return timestamp[:10]
+
+
+def event_key(source: Mapping[str, Any]) -> EventKey | None:
+    """Return the key the script computes for an event ``_source``, or None."""
+    day = key_day(source.get("timestamp"))
+    values = (source.get("recid"), source.get("file_id"), source.get("file_key"))
+    if day is None or any(key_part(value) is None for value in values):
+        return None
+    return (values[0], day, values[1], values[2])
 
 
 class _Interned:
@@ -53,37 +109,103 @@ class _Interned:
         return index
 
 
+class ScriptParams:
+    """The painless parameters of one write, built from keys or whole events.
+
+    Each record's own fields are stored once, each distinct event-dependent part
+    (``community_ids`` of a day, a downloaded file's type) once; keys and event ids
+    point at one of each.
+    """
+
+    def __init__(self, enricher: EventEnricher) -> None:
+        self.enricher = enricher
+        self.records = _Interned()
+        self.parts = _Interned()
+        self.keys: dict[str, dict[str, dict[str, dict[str, list[int]]]]] = {}
+        self.ids: dict[str, list[int]] = {}
+        self._infos: dict[str, RecordInfo] = {}
+
+    def load(self, record_ids: Iterable[Any]) -> None:
+        """Look up the records (one records and one membership search if uncached)."""
+        self._infos.update(self.enricher.load(str(rid or "") for rid in record_ids))
+
+    def add_key(self, key: EventKey, events: int) -> None:
+        """Add the enrichment of the ``events`` events that share ``key``."""
+        recid, day, file_id, file_key = key
+        event = {
+            "recid": recid,
+            "timestamp": f"{day}T00:00:00",
+            "file_id": file_id,
+            "file_key": file_key,
+        }
+        refs = self._refs(event, events)
+        node = self.keys.setdefault(key_part(recid) or "", {}).setdefault(day, {})
+        node.setdefault(key_part(file_id) or "", {})[key_part(file_key) or ""] = refs
+
+    def add_event(self, event_id: str, source: Mapping[str, Any]) -> None:
+        """Add the exact enrichment of one event, found by its id."""
+        self.ids[event_id] = self._refs(source, 1)
+
+    def _refs(self, event: Mapping[str, Any], events: int) -> list[int]:
+        recid = str(event.get("recid") or "")
+        info = self._infos.get(recid)
+        if info is None:
+            info = self._infos[recid] = RecordInfo(source=None)
+        if info.source is None:
+            self.enricher.stats.unknown_records += events
+        self.enricher.stats.events += events
+        record = self.records.find(recid)
+        if record is None:
+            record = self.records.add(recid, self.enricher.record_values(info))
+        values = self.enricher.event_values(info, event)
+        return [record, self.parts.add(_value_key(values), values)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``params`` of the script."""
+        return {
+            "keys": self.keys,
+            "ids": self.ids,
+            "records": self.records.values,
+            "parts": self.parts.values,
+            "strip": sorted(enrichment_field_names(self.enricher.fields)),
+            "now": format_utc(utc_now()),
+        }
+
+
+def key_params(
+    enricher: EventEnricher, keys: Sequence[tuple[EventKey, int]]
+) -> dict[str, Any]:
+    """Return the parameters enriching every event of the (key, event count) pairs."""
+    params = ScriptParams(enricher)
+    params.load(key[0] for key, _ in keys)
+    for key, events in keys:
+        params.add_key(key, events)
+    return params.to_dict()
+
+
 def script_params(
     enricher: EventEnricher, hits: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
-    """Return the painless parameters that enrich ``hits`` exactly as the client would.
+    """Return the parameters enriching ``hits`` exactly as the client would.
 
-    The values are those of :meth:`EventEnricher.fields_for`: the record-only
-    fields computed once per record, the event-dependent ones per distinct value.
+    Events are keyed when the enrichment reads only the key's fields; an event the
+    script cannot key, or every event when a custom extractor may read any field,
+    carries its own values under its id.
     """
+    params = ScriptParams(enricher)
     sources = [hit["_source"] for hit in hits]
-    infos = enricher.load(str(source.get("recid") or "") for source in sources)
-    unknown = RecordInfo(source=None)
-    records, parts = _Interned(), _Interned()
-    events: dict[str, list[int]] = {}
+    params.load(source.get("recid") for source in sources)
+    keyable = enricher.event_fields_read() is not None
+    keys: Counter[EventKey] = Counter()
     for hit, source in zip(hits, sources, strict=True):
-        recid = str(source.get("recid") or "")
-        info = infos.get(recid) or unknown
-        if info.source is None:
-            enricher.stats.unknown_records += 1
-        record = records.find(recid)
-        if record is None:
-            record = records.add(recid, enricher.record_values(info))
-        event_values = enricher.event_values(info, source)
-        events[hit["_id"]] = [record, parts.add(_value_key(event_values), event_values)]
-    enricher.stats.events += len(hits)
-    return {
-        "events": events,
-        "records": records.values,
-        "parts": parts.values,
-        "strip": sorted(enrichment_field_names(enricher.fields)),
-        "now": format_utc(utc_now()),
-    }
+        key = event_key(source) if keyable else None
+        if key is None:
+            params.add_event(hit["_id"], source)
+        else:
+            keys[key] += 1
+    for key, events in keys.items():
+        params.add_key(key, events)
+    return params.to_dict()
 
 
 def _value_key(values: Mapping[str, Any]) -> str:
@@ -91,24 +213,21 @@ def _value_key(values: Mapping[str, Any]) -> str:
     return repr(sorted(values.items()))
 
 
-def reindex_events(
+def reindex(
     client,
     source: str,
     target: str,
-    ids: Sequence[str],
+    query: Mapping[str, Any],
     params: Mapping[str, Any],
-) -> list[dict[str, Any]]:
-    """Copy the events ``ids`` from ``source`` into ``target``; return failed items.
+    size: int = 1_000,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Copy the events of ``query`` from ``source`` into ``target``, enriched.
 
-    Failed items have the shape of bulk response items, so callers retry and report
-    them like a bulk write's. An id the reindex did not see counts as failed.
+    Return the response and its failed items, shaped as bulk response items so
+    callers retry and report them like a bulk write's.
     """
     body = {
-        "source": {
-            "index": source,
-            "query": {"ids": {"values": list(ids)}},
-            "size": min(max(len(ids), 1), 10_000),
-        },
+        "source": {"index": source, "query": query, "size": size},
         "dest": {"index": target, "op_type": "index"},
         "script": {"lang": "painless", "source": ENRICH_SCRIPT, "params": params},
     }
@@ -122,7 +241,7 @@ def reindex_events(
     except Exception as error:
         response = _error_body(error)
         if response is None:
-            return [_failed_item(i, 500, "reindex_failed", str(error)) for i in ids]
+            raise ReindexError(str(error)) from error
     failed = [
         _failed_item(
             failure.get("id"),
@@ -132,6 +251,43 @@ def reindex_events(
         )
         for failure in response.get("failures") or []
     ]
+    return response, failed
+
+
+class ReindexError(Exception):
+    """The ``_reindex`` request itself failed (no per-event failures known)."""
+
+
+def reindex_window(
+    client,
+    source: str,
+    target: str,
+    query: Mapping[str, Any],
+    params: Mapping[str, Any],
+) -> tuple[int, list[dict[str, Any]]]:
+    """Copy the events of a window query; return (events written, failed items)."""
+    response, failed = reindex(client, source, target, query, params)
+    return response.get("created", 0) + response.get("updated", 0), failed
+
+
+def reindex_events(
+    client,
+    source: str,
+    target: str,
+    ids: Sequence[str],
+    params: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """Copy the events ``ids`` from ``source`` into ``target``; return failed items.
+
+    An id the reindex did not write counts as failed.
+    """
+    query = {"ids": {"values": list(ids)}}
+    try:
+        response, failed = reindex(
+            client, source, target, query, params, min(max(len(ids), 1), 10_000)
+        )
+    except ReindexError as error:
+        return [_failed_item(i, 500, "reindex_failed", str(error)) for i in ids]
     written = response.get("created", 0) + response.get("updated", 0)
     if written + len(failed) < len(ids):
         failed.extend(_not_copied(client, source, ids, failed))
@@ -139,7 +295,7 @@ def reindex_events(
 
 
 def _not_copied(client, source: str, ids: Sequence[str], failed: list[dict]) -> list:
-    """Name the ids a reindex skipped silently: those no longer in ``source``.
+    """Name the ids a reindex skipped: those no longer in ``source``, else all.
 
     If every id is still there, which one was skipped is unknown, so all of them
     are reported and the caller's retry copies them again (idempotent by id).
