@@ -888,16 +888,26 @@ def split(total, parts):
 # ----------------------------------------------------------------- baseline
 
 
-def reindex_baseline(client, event_type, months, expected):
-    """Plain ``_reindex`` of every month into scratch copies; return (events, s)."""
+def reindex_baseline(client, event_type, months, expected, enriched=False):
+    """Plain ``_reindex`` of every month into scratch copies; return (events, s).
+
+    With ``enriched`` the sources are the migrated ``-v2.0.0`` months: what it
+    costs the node to index the enriched documents, without script or lookups.
+    """
     from invenio_search.utils import prefix_index
 
-    from invenio_stats_dashboard.usage_events.names import EVENT_TYPES, month_index
+    from invenio_stats_dashboard.usage_events.names import (
+        EVENT_TYPES,
+        month_index,
+        target_index,
+    )
 
+    source_of = target_index if enriched else month_index
+    kind = "enriched" if enriched else "reindex"
     pairs = [
         (
-            month_index(event_type, m),
-            prefix_index(f"bench-reindex-{EVENT_TYPES[event_type]}-{m}"),
+            source_of(event_type, m),
+            prefix_index(f"bench-{kind}-{EVENT_TYPES[event_type]}-{m}"),
         )
         for m in months
     ]
@@ -1545,6 +1555,20 @@ def print_report(run):
         f"{fmt_rate(mig_total, mig_s)} {total_ratio:>6.2f} {peak / 2**20:>11.0f} "
         f"{'-':>10} {'-':>9}"
     )
+    for event_type, (events, seconds) in run.get("enriched_baseline", {}).items():
+        b_events, b_seconds = run["baseline"][event_type]
+        ceiling = (events / seconds) / (b_events / b_seconds)
+        print(
+            f"{'_reindex enriched ' + event_type[:4]:<20} {events:>10,} "
+            f"{seconds:>8.1f} {fmt_rate(events, seconds)} {ceiling:>6.2f} "
+            f"{'-':>11} {'-':>10} {'-':>9}"
+        )
+    if run.get("enriched_baseline"):
+        print(
+            "(_reindex enriched: a plain _reindex of the migrated months, i.e. the "
+            "node indexing the enriched documents with no script and no lookups; "
+            "its ratio bounds what any enriching copy can reach on this node)"
+        )
     print()
     print(
         "CPU during each run (2 cores = 200 %; OpenSearch is shared with other work):"
@@ -1980,6 +2004,14 @@ def main(argv=None):
                 run["coverage"][event_type] = enrichment_coverage(
                     client, event_type, months
                 )
+            run["enriched_baseline"] = {}
+            for event_type in TYPES:
+                log(f"_reindex of the enriched {event_type} months")
+                copied, seconds, problems = reindex_baseline(
+                    client, event_type, months, expected[event_type], enriched=True
+                )
+                run["enriched_baseline"][event_type] = (copied, seconds)
+                run["problems"] += problems
             run["status"].append(
                 ("after the migration", status_timing(service, client, counter))
             )

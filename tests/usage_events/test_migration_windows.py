@@ -31,6 +31,8 @@ from invenio_stats_dashboard.usage_events.migration.copier import WindowCopier
 from invenio_stats_dashboard.usage_events.migration.health import HealthCheckResult
 from invenio_stats_dashboard.usage_events.migration.verification import copy_missing
 from invenio_stats_dashboard.usage_events.migration.windows import (
+    Window,
+    batches_of,
     plan_windows,
     read_window,
 )
@@ -90,6 +92,21 @@ def test_windows_split_busy_hours_and_cover_every_event(instance):
     later = plan_windows(current_search_client, index, start, 5)
     assert later[0].start == start
     assert sum(w.planned for w in later) == sum(millis(t) >= start for t in times)
+
+
+def test_batches_group_consecutive_windows_up_to_the_batch_size():
+    """A batch takes windows in order while their events fit; a big one stands alone."""
+    planned = [Window(n, n + 1, events) for n, events in enumerate([3, 2, 4, 7, 1, 1])]
+
+    batches = list(batches_of(planned, 5))
+
+    assert [[w.planned for w in batch] for batch in batches] == [
+        [3, 2],
+        [4],
+        [7],
+        [1, 1],
+    ]
+    assert [w for batch in batches for w in batch] == planned
 
 
 def download_events(instance, source_index):

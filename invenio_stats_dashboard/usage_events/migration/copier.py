@@ -33,8 +33,9 @@ BACKOFF = 0.5
 PIECES = 4
 MIN_PIECE = 500
 WRITERS = 1
-"""A batch is written in up to four pieces, one on the cluster while the next is
-enriched here (measured: two at a time, or eight pieces, were slower on two cores)."""
+"""A batch is written in up to four pieces (windows, or parts of a client batch), one
+on the cluster while the next is enriched here (measured: two at a time, or eight
+pieces, were slower on two cores)."""
 
 DONE = "done"
 CAPPED = "capped"
@@ -262,47 +263,60 @@ class WindowCopier(BatchCopier):
             ties = timestamp_range(gte=cursor[0], lte=cursor[0])
             if not self.copy_batches(bookmark, source, target, outcome, ties):
                 return outcome
+        size = max(1, min(self.batch_size, max(MIN_PIECE, self.batch_size // PIECES)))
         planned = self.reading(
-            source,
-            lambda: windows.plan_windows(self.client, source, start, self.batch_size),
+            source, lambda: windows.plan_windows(self.client, source, start, size)
         )
-        # One window is written on the cluster while the next one is read and
-        # enriched here; its bookmark is written before the next write starts.
-        in_flight: tuple[dict[str, Any], Future] | None = None
-        with ThreadPoolExecutor(max_workers=1) as writer:
-            for window in planned:
+        with ThreadPoolExecutor(max_workers=WRITERS) as writer:
+            for batch in windows.batches_of(planned, self.batch_size):
                 if not self.may_continue(outcome):
                     break
-                content = self.reading(
-                    source, partial(windows.read_window, self.client, source, window)
-                )
-                last = content.last
-                if last is None:
-                    continue
-                params = server_copy.key_params(self.enricher, content.keys)
-                if in_flight and not self._finish(
-                    bookmark, outcome, target, *in_flight
+                if not self._copy_batch(
+                    batch, writer, bookmark, outcome, source, target
                 ):
-                    return outcome
-                outcome.batches_attempted += 1
-                written = writer.submit(
-                    self._write_window, window, params, source, target
-                )
-                in_flight = (last, written)
-            if in_flight:
-                self._finish(bookmark, outcome, target, *in_flight)
+                    break
         return outcome
 
-    def _finish(
+    def _copy_batch(
         self,
+        batch: list[Window],
+        writer: ThreadPoolExecutor,
         bookmark: Bookmark,
         outcome: CopyOutcome,
+        source: str,
         target: str,
-        last: dict[str, Any],
-        written: Future,
     ) -> bool:
-        """Wait for a window's write, then advance the cursor to its ``last`` event."""
-        copied, failed = written.result()
+        """Copy one batch of windows, then advance the cursor; False if it failed.
+
+        Each window is written on the cluster while the next one is read and
+        enriched here. Nothing of the next batch is read before this batch's
+        bookmark is written, so a kill re-reads at most this batch.
+        """
+        last: dict[str, Any] | None = None
+        copied, failed = 0, []  # type: tuple[int, list[dict[str, Any]]]
+        in_flight: Future | None = None
+        for window in batch:
+            content = self.reading(
+                source, partial(windows.read_window, self.client, source, window)
+            )
+            if content.last is None:
+                continue
+            params = server_copy.key_params(self.enricher, content.keys)
+            if in_flight is not None:
+                written, failures = in_flight.result()
+                copied, failed, in_flight = copied + written, failed + failures, None
+                if failed:
+                    break
+            in_flight = writer.submit(
+                self._write_window, window, params, source, target
+            )
+            last = content.last
+        if in_flight is not None:
+            written, failures = in_flight.result()
+            copied, failed = copied + written, failed + failures
+        if last is None:
+            return True  # the windows emptied since they were planned
+        outcome.batches_attempted += 1
         return self.written(bookmark, outcome, failed, target, last, copied)
 
     def _write_window(

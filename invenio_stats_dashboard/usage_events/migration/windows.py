@@ -94,6 +94,20 @@ def plan_windows(
     return windows
 
 
+def batches_of(planned: list[Window], batch_size: int) -> Iterator[list[Window]]:
+    """Group consecutive windows into batches of at most ``batch_size`` planned events."""
+    batch: list[Window] = []
+    events = 0
+    for window in planned:
+        if batch and events + window.planned > batch_size:
+            yield batch
+            batch, events = [], 0
+        batch.append(window)
+        events += window.planned
+    if batch:
+        yield batch
+
+
 def _buckets(
     client,
     index: str,
