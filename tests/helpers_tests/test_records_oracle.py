@@ -157,3 +157,24 @@ def test_restricted_metadata_counts_in_totals_and_access_statuses_only():
     assert last["total_records"]["metadata_only"] == 1
     assert last["subcounts"]["subjects"] == []
     assert [i["id"] for i in last["subcounts"]["access_statuses"]] == ["restricted"]
+
+
+def test_top_snapshot_ranks_member_records_and_cuts_at_the_limit():
+    """04 §4.4 ``top``: by cumulative records, ties by id, zero items left out."""
+    versions = {
+        "v1": Version("v1", "p1", "u1", values={"subjects": ["b", "a"]}),
+        "v2": Version("v2", "p2", "u1", values={"subjects": ["b", "c"]}),
+        "v3": Version("v3", "p3", "u2", values={"subjects": ["a", "d"]}),
+    }
+    events = [
+        MembershipEvent(r, C, "added", at(D[0]), at(D[0])) for r in ("v1", "v2", "v3")
+    ]
+    events.append(MembershipEvent("v3", C, "removed", at(D[1]), at(D[1])))
+    result = records_oracle(
+        versions, events, C, D[1], keys=["subjects"], top={"subjects": 2}
+    )
+    first = result[D[0]].snapshot["subcounts"]["subjects"]
+    assert [i["id"] for i in first] == ["a", "b"]  # a 2, b 2 (tie by id), c 1, d 1
+    second = result[D[1]].snapshot["subcounts"]["subjects"]
+    assert [i["id"] for i in second] == ["b", "a"]  # b 2, a 1, c 1; d left with v3
+    assert second[0]["records"] == {"metadata_only": 2, "with_files": 0}

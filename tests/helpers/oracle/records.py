@@ -147,11 +147,29 @@ def _items(key, before, after, versions):
     return delta_items, snapshot_items
 
 
-def records_oracle(versions, events, scope, last_day, keys=()):
+def top_items(items, limit):
+    """Rank snapshot items for a ``top`` subcount (04 §4.4).
+
+    By cumulative ``metadata_only + with_files`` records, descending, ties by id;
+    items without records left out; at most ``limit``.
+    """
+
+    def records(item):
+        return item["records"]["metadata_only"] + item["records"]["with_files"]
+
+    ranked = sorted(
+        (i for i in items if records(i) > 0), key=lambda i: (-records(i), i["id"])
+    )
+    return ranked[:limit]
+
+
+def records_oracle(versions, events, scope, last_day, keys=(), top=None):
     """Return ``{day: ScopeDay}`` for ``scope`` from its start to ``last_day``.
 
-    ``keys`` names the subcounts whose items are computed ("all" snapshots).
+    ``keys`` names the subcounts whose items are computed: "all" snapshots, or
+    ``top`` ones for the keys of ``top`` (key → limit).
     """
+    top = top or {}
     memberships = Memberships(events)
     first = memberships.first_day.get(scope)
     result = {}
@@ -193,8 +211,11 @@ def records_oracle(versions, events, scope, last_day, keys=()):
         if keys:
             delta["subcounts"], snapshot["subcounts"] = {}, {}
             for key in keys:
-                items = _items(key, before, after, versions)
-                delta["subcounts"][key], snapshot["subcounts"][key] = items
+                delta_items, snapshot_items = _items(key, before, after, versions)
+                if key in top:
+                    snapshot_items = top_items(snapshot_items, top[key])
+                delta["subcounts"][key] = delta_items
+                snapshot["subcounts"][key] = snapshot_items
         result[day] = ScopeDay(delta=delta, snapshot=snapshot)
         before = after
     return result
