@@ -1,0 +1,1 @@
+"""Usage aggregation: daily view and download deltas per scope (04 §5)."""
