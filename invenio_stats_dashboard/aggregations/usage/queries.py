@@ -9,6 +9,7 @@ cardinality aggregation at its maximum precision threshold (near-exact below it)
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -112,6 +113,17 @@ def day_totals(
     }
 
 
+@dataclass
+class DayItem:
+    """One subcount item of one day and side: its metrics and its newest label."""
+
+    metrics: dict[str, int]
+    label: Any = None
+    """The label in the newest event's matching entry; None when it has none."""
+    label_timestamp: str = ""
+    """When that event happened, so the two sides' labels can be compared."""
+
+
 def day_items(
     client,
     index: str,
@@ -120,13 +132,24 @@ def day_items(
     last: date,
     field: str,
     download: bool,
-) -> dict[date, dict[str, dict[str, int]]]:
+    label_field: str | None = None,
+) -> dict[date, dict[str, DayItem]]:
     """Return each day's items of one subcount field with one side's metrics.
 
     An event counts once per distinct value of ``field`` (terms semantics); every
-    composite page is read, so no day has a bucket ceiling.
+    composite page is read, so no day has a bucket ceiling. With ``label_field``
+    each item also carries the label of the newest event's matching entry.
     """
-    items: dict[date, dict[str, dict[str, int]]] = {}
+    aggs = metric_aggs(download)
+    if label_field:
+        aggs["newest"] = {
+            "top_hits": {
+                "size": 1,
+                "sort": [{"timestamp": "desc"}],
+                "_source": {"includes": [_container(field, label_field), "timestamp"]},
+            }
+        }
+    items: dict[date, dict[str, DayItem]] = {}
     for bucket in _composite_pages(
         client,
         index,
@@ -144,13 +167,62 @@ def day_items(
             },
             {"item": {"terms": {"field": field}}},
         ],
-        metric_aggs(download),
+        aggs,
     ):
         day = date.fromisoformat(bucket["key"]["day"])
-        items.setdefault(day, {})[str(bucket["key"]["item"])] = bucket_metrics(
-            bucket, download
-        )
+        item_id = str(bucket["key"]["item"])
+        item = DayItem(bucket_metrics(bucket, download))
+        if label_field:
+            newest = bucket["newest"]["hits"]["hits"][0]["_source"]
+            item.label = entry_label(newest, field, label_field, item_id)
+            item.label_timestamp = str(newest.get("timestamp") or "")
+        items.setdefault(day, {})[item_id] = item
     return items
+
+
+def _path(path: str) -> list[str]:
+    """Split a dotted path, ignoring a trailing ``.keyword`` segment (04 §6)."""
+    parts = path.split(".")
+    return parts[:-1] if parts and parts[-1] == "keyword" else parts
+
+
+def _container(field: str, label_field: str) -> str:
+    """Return the path of the entries that hold both the id and the label."""
+    common = []
+    for id_part, label_part in zip(_path(field), _path(label_field), strict=False):
+        if id_part != label_part:
+            break
+        common.append(id_part)
+    return ".".join(common[: len(_path(field)) - 1])
+
+
+def entry_label(source: Mapping[str, Any], field: str, label_field: str, item_id: str):
+    """Return the label of the entry whose id is ``item_id``, or None.
+
+    The entries are the values at the path ``field`` and ``label_field`` share,
+    lists walked (``funders`` for ``funders.id`` / ``funders.name``); the id and
+    the label are read below each entry, one level down too (``funder.id``).
+    """
+    container = _container(field, label_field)
+    depth = len(container.split(".")) if container else 0
+    id_rest, label_rest = _path(field)[depth:], _path(label_field)[depth:]
+    for entry in _values(source, container.split(".") if container else []):
+        found = _values(entry, id_rest)
+        if any(str(value) == item_id for value in found):
+            labels = _values(entry, label_rest)
+            return labels[0] if labels else None
+    return None
+
+
+def _values(value: Any, parts: list[str]) -> list[Any]:
+    """Return the values at ``parts`` below ``value``, walking lists."""
+    if isinstance(value, list):
+        return [found for item in value for found in _values(item, parts)]
+    if not parts:
+        return [] if value is None else [value]
+    if not isinstance(value, Mapping):
+        return []
+    return _values(value.get(parts[0]), parts[1:])
 
 
 def _composite_pages(

@@ -20,9 +20,17 @@ from invenio_stats_dashboard.usage_events.names import target_index
 A, B = "c0ffee00-0000-4000-8000-0000000000a1", "c0ffee00-0000-4000-8000-0000000000b2"
 FIRST, LAST = date(2025, 3, 1), date(2025, 3, 5)
 FIELDS = {
-    "resource_types": ("resource_type.id", UsageKey("resource_type.id")),
-    "languages": ("languages.id", UsageKey("languages.id")),
-    "countries": ("country", UsageKey("country")),
+    "resource_types": (
+        "resource_type.id",
+        "resource_type.title",
+        UsageKey("resource_type.id", "title", object_label=True),
+    ),
+    "languages": (
+        "languages.id",
+        "languages.title",
+        UsageKey("languages.id", "title", object_label=True),
+    ),
+    "countries": ("country", None, UsageKey("country")),
 }
 
 
@@ -51,9 +59,14 @@ def random_events(rng, count, download):
             "is_machine": False,
             "country": rng.choice(["CH", "DE", "FR"]),
             "community_ids": rng.choice([[], [A], [B], [A, B]]),
-            "resource_type": {"id": rng.choice(["dataset", "image", "software"])},
+            # labels change with the hour, so the newest event's label is testable
+            # (events with equal timestamps carry equal labels)
+            "resource_type": {
+                "id": (kind := rng.choice(["dataset", "image", "software"])),
+                "title": {"en": f"{kind} {moment.hour}"},
+            },
             "languages": [
-                {"id": code}
+                {"id": code, "title": {"en": f"{code} {moment.hour}"}}
                 for code in rng.sample(["eng", "deu", "fra"], rng.randrange(3))
             ],
         }
@@ -106,28 +119,42 @@ def test_day_totals_equal_the_oracle(usage_events, scope):
 
 @pytest.mark.parametrize("scope", ["global", A])
 def test_day_items_equal_the_oracle(usage_events, scope):
-    """Every item of every day, list fields counted once per event and value."""
+    """Every item of every day, list fields counted once per event and value.
+
+    Each side's item carries its newest event's label; the newer of the two sides'
+    labels is the oracle's (the newest counted event wins).
+    """
     views, downloads = usage_events
-    keys = {name: key for name, (_, key) in FIELDS.items()}
+    keys = {name: key for name, (_, _, key) in FIELDS.items()}
     expected = usage_subcounts_oracle(views, downloads, scope, FIRST, LAST, keys, 20)
-    for name, (field, _) in FIELDS.items():
-        for event_type in ("view", "download"):
-            found = day_items(
+    for name, (field, label_field, _) in FIELDS.items():
+        found = {
+            side: day_items(
                 current_search_client,
-                target_index(event_type, "2025-03"),
+                target_index(side, "2025-03"),
                 scope,
                 FIRST,
                 LAST,
                 field,
-                download=event_type == "download",
+                download=side == "download",
+                label_field=label_field,
             )
-            for day, (delta, _) in expected.items():
+            for side in ("view", "download")
+        }
+        for day, (delta, _) in expected.items():
+            for side in ("view", "download"):
                 wanted = {
-                    item_id: item[event_type]
+                    item_id: item[side]
                     for item_id, item in delta[name].items()
-                    if item[event_type]["total_events"]
+                    if item[side]["total_events"]
                 }
-                assert found.get(day, {}) == wanted, (name, event_type, day)
+                got = {i: item.metrics for i, item in found[side].get(day, {}).items()}
+                assert got == wanted, (name, side, day)
+            for item_id, item in delta[name].items():
+                sides = [found[s].get(day, {}).get(item_id) for s in found]
+                newest = max((i for i in sides if i), key=lambda i: i.label_timestamp)
+                label = newest.label if label_field else item_id
+                assert label == item["label"], (name, day, item_id)
 
 
 def test_a_day_with_more_than_ten_thousand_events_is_counted_exactly(
