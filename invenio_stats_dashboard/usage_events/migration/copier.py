@@ -337,7 +337,8 @@ class WindowCopier(BatchCopier):
                 error = failure
                 self.sleep(BACKOFF * 2**attempt)
         else:
-            return 0, [_window_failure(window, str(error))]
+            reason = f"{window}: {error}"
+            return 0, [server_copy.failed_item(None, 500, "reindex_failed", reason)]
         ids = [str(item_result(item).get("_id") or "") for item in failed]
         if failed and all(ids):
             failed = self._retry(ids, params, failed, source, target)
@@ -350,17 +351,6 @@ def _pieces(hits: list[dict]) -> list[list[dict]]:
     count = max(1, min(PIECES, len(hits) // MIN_PIECE))
     size = -(-len(hits) // count)
     return [hits[start : start + size] for start in range(0, len(hits), size)]
-
-
-def _window_failure(window: Window, reason: str) -> dict[str, Any]:
-    """Return the failed item of a window whose ``_reindex`` failed as a whole."""
-    return {
-        "index": {
-            "_id": None,
-            "status": 500,
-            "error": {"type": "reindex_failed", "reason": f"{window}: {reason}"},
-        }
-    }
 
 
 def _failure(item: dict[str, Any]) -> dict[str, Any]:

@@ -243,7 +243,7 @@ def reindex(
         if response is None:
             raise ReindexError(str(error)) from error
     failed = [
-        _failed_item(
+        failed_item(
             failure.get("id"),
             failure.get("status", 500),
             (failure.get("cause") or {}).get("type", "reindex_failed"),
@@ -252,6 +252,11 @@ def reindex(
         for failure in response.get("failures") or []
     ]
     return response, failed
+
+
+def written_count(response: Mapping[str, Any]) -> int:
+    """Return how many events a ``_reindex`` response says it wrote."""
+    return int(response.get("created", 0)) + int(response.get("updated", 0))
 
 
 class ReindexError(Exception):
@@ -267,7 +272,7 @@ def reindex_window(
 ) -> tuple[int, list[dict[str, Any]]]:
     """Copy the events of a window query; return (events written, failed items)."""
     response, failed = reindex(client, source, target, query, params)
-    return response.get("created", 0) + response.get("updated", 0), failed
+    return written_count(response), failed
 
 
 def reindex_events(
@@ -287,9 +292,8 @@ def reindex_events(
             client, source, target, query, params, min(max(len(ids), 1), 10_000)
         )
     except ReindexError as error:
-        return [_failed_item(i, 500, "reindex_failed", str(error)) for i in ids]
-    written = response.get("created", 0) + response.get("updated", 0)
-    if written + len(failed) < len(ids):
+        return [failed_item(i, 500, "reindex_failed", str(error)) for i in ids]
+    if written_count(response) + len(failed) < len(ids):
         failed.extend(_not_copied(client, source, ids, failed))
     return failed
 
@@ -310,9 +314,9 @@ def _not_copied(client, source: str, ids: Sequence[str], failed: list[dict]) -> 
     present = {hit["_id"] for hit in response.get("hits", {}).get("hits", [])}
     gone = [i for i in ids if i not in present and i not in reported]
     if gone:
-        return [_failed_item(i, 404, "not_found", f"not in {source}") for i in gone]
+        return [failed_item(i, 404, "not_found", f"not in {source}") for i in gone]
     return [
-        _failed_item(i, 500, "not_copied", "the reindex skipped events of this batch")
+        failed_item(i, 500, "not_copied", "the reindex skipped events of this batch")
         for i in ids
         if i not in reported
     ]
@@ -326,7 +330,8 @@ def _error_body(error: Exception) -> dict[str, Any] | None:
     return None
 
 
-def _failed_item(event_id: Any, status: int, kind: str, reason: str) -> dict:
+def failed_item(event_id: Any, status: int, kind: str, reason: str) -> dict:
+    """Return a failure shaped as a bulk response item (``_id`` None if unknown)."""
     return {
         "index": {
             "_id": event_id,

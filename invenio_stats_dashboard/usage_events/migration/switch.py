@@ -11,6 +11,7 @@ from typing import Any
 
 from ...search_indices.paging import count
 from .months import MonthIndices
+from .server_copy import written_count
 
 BACKUP_POLL = 0.5
 CANCEL_WAIT = 120
@@ -112,7 +113,7 @@ def build_backup(client, entry: MonthIndices) -> int:
         raise RuntimeError(
             f"backup reindex failed: {status.get('error') or response['failures'][:1]}"
         )
-    written = int(response.get("created", 0)) + int(response.get("updated", 0))
+    written = written_count(response)
     if written < expected:
         raise RuntimeError(
             f"backup reindex wrote {written} of {expected} events into {entry.backup}"
