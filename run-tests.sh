@@ -102,7 +102,7 @@ python_tests() {
   rm -f "$LOGS/pytest.xml"
   "$VENV/bin/python" -m pytest --junitxml="$LOGS/pytest.xml" \
     --cov=invenio_stats_dashboard --cov-report=term --cov-report="xml:$LOGS/coverage.xml" \
-    --cov-fail-under=85 \
+    --cov-fail-under=85 --durations=25 \
     "${PYTEST_ARGS[@]}" 2>&1 | tee "$LOGS/pytest.log" || rc=$?
   if [ -f "$LOGS/pytest.xml" ]; then
     read -r PYTEST_PASSED PYTEST_FAILED < <("$VENV/bin/python" - "$LOGS/pytest.xml" <<'PY'

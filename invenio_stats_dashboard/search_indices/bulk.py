@@ -35,6 +35,7 @@ def bulk_write(
     refresh: bool | str = False,
     chunk_size: int = CHUNK_SIZE,
     failed_items: list[dict[str, Any]] | None = None,
+    timeout: float | None = None,
 ) -> int:
     """Write ``actions`` and return how many succeeded.
 
@@ -42,7 +43,8 @@ def bulk_write(
     every failed item is appended to it and the caller decides. With ``refresh`` set,
     only the final chunk asks for it, so a run refreshes once. Bodies are serialised
     here in one pass and responses carry only what the caller reads, because a
-    migration writes millions of documents through this function.
+    migration writes millions of documents through this function. ``timeout`` is
+    each request's timeout in seconds.
     """
     pending = list(actions)
     if not pending:
@@ -53,6 +55,8 @@ def bulk_write(
         chunk = pending[start : start + chunk_size]
         last = start + chunk_size >= len(pending)
         params: dict[str, Any] = {"filter_path": RESPONSE_FIELDS}
+        if timeout is not None:
+            params["request_timeout"] = timeout
         if refresh and last:
             params["refresh"] = _refresh_value(refresh)
         response = client.bulk(body=_ndjson(chunk), params=params)

@@ -8,12 +8,13 @@ cardinality aggregation at its maximum precision threshold (near-exact below it)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from ...communities import GLOBAL_SCOPE
+from ..subcounts import SourceField
 
 PRECISION_THRESHOLD = 40_000
 """OpenSearch's maximum; counts below it are near-exact (04 §5.2)."""
@@ -68,6 +69,14 @@ def metric_aggs(download: bool) -> dict[str, Any]:
     if download:
         aggs["total_volume"] = {"sum": {"field": "size"}}
     return aggs
+
+
+def zero_metrics(download: bool) -> dict[str, int]:
+    """Return one side's metrics of a day or item without events."""
+    names = ["total_events", *(DOWNLOAD_METRICS if download else VIEW_METRICS)]
+    if download:
+        names.append("total_volume")
+    return dict.fromkeys(names, 0)
 
 
 def bucket_metrics(bucket: Mapping[str, Any], download: bool) -> dict[str, int]:
@@ -130,30 +139,39 @@ def day_items(
     scope: str,
     first: date,
     last: date,
-    field: str,
+    sources: Sequence[SourceField],
     download: bool,
-    label_field: str | None = None,
+    without: Sequence[str] = (),
 ) -> dict[date, dict[str, DayItem]]:
-    """Return each day's items of one subcount field with one side's metrics.
+    """Return each day's items of one subcount with one side's metrics.
 
-    An event counts once per distinct value of ``field`` (terms semantics); every
-    composite page is read, so no day has a bucket ceiling. With ``label_field``
-    each item also carries the label of the newest event's matching entry.
+    An event counts once per distinct value over all ``sources`` (terms semantics);
+    every composite page is read, so no day has a bucket ceiling. Sources with a
+    label field give each item the label of the newest event's matching entry.
+    Events carrying any of the ``without`` fields are left out (name-only funders).
     """
+    labelled = [(s.field, s.label_field) for s in sources if s.label_field]
     aggs = metric_aggs(download)
-    if label_field:
+    if labelled:
         aggs["newest"] = {
             "top_hits": {
                 "size": 1,
                 "sort": [{"timestamp": "desc"}],
-                "_source": {"includes": [_container(field, label_field), "timestamp"]},
+                "_source": {
+                    "includes": [
+                        *{_container(field, label) for field, label in labelled},
+                        "timestamp",
+                    ]
+                },
             }
         }
+    query = counted_events(scope, first, last)
+    query["bool"]["must_not"] += [{"exists": {"field": field}} for field in without]
     items: dict[date, dict[str, DayItem]] = {}
     for bucket in _composite_pages(
         client,
         index,
-        counted_events(scope, first, last),
+        query,
         [
             {
                 "day": {
@@ -165,19 +183,46 @@ def day_items(
                     }
                 }
             },
-            {"item": {"terms": {"field": field}}},
+            {"item": {"terms": _item_source([s.field for s in sources])}},
         ],
         aggs,
     ):
         day = date.fromisoformat(bucket["key"]["day"])
         item_id = str(bucket["key"]["item"])
         item = DayItem(bucket_metrics(bucket, download))
-        if label_field:
+        if labelled:
             newest = bucket["newest"]["hits"]["hits"][0]["_source"]
-            item.label = entry_label(newest, field, label_field, item_id)
+            item.label = next(
+                (
+                    label
+                    for field, label_field in labelled
+                    if (label := entry_label(newest, field, label_field, item_id))
+                    is not None
+                ),
+                None,
+            )
             item.label_timestamp = str(newest.get("timestamp") or "")
         items.setdefault(day, {})[item_id] = item
     return items
+
+
+UNION_SCRIPT = """
+Set values = new HashSet();
+for (String field : params.fields) {
+  if (doc.containsKey(field)) {
+    for (def value : doc[field]) { values.add(value.toString()); }
+  }
+}
+return new ArrayList(values);
+"""
+"""Distinct values over several fields, so an event counts once per value."""
+
+
+def _item_source(fields: list[str]) -> dict[str, Any]:
+    """Return the composite ``terms`` source of the item values."""
+    if len(fields) == 1:
+        return {"field": fields[0]}
+    return {"script": {"source": UNION_SCRIPT, "params": {"fields": fields}}}
 
 
 def _path(path: str) -> list[str]:

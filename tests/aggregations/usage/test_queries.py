@@ -13,6 +13,7 @@ import pytest
 from helpers.oracle.usage import UsageKey, usage_oracle, usage_subcounts_oracle
 from invenio_search import current_search_client
 
+from invenio_stats_dashboard.aggregations.subcounts import SourceField
 from invenio_stats_dashboard.aggregations.usage.queries import day_items, day_totals
 from invenio_stats_dashboard.search_indices.bulk import bulk_write
 from invenio_stats_dashboard.usage_events.names import target_index
@@ -135,9 +136,8 @@ def test_day_items_equal_the_oracle(usage_events, scope):
                 scope,
                 FIRST,
                 LAST,
-                field,
+                [SourceField(field, label_field)],
                 download=side == "download",
-                label_field=label_field,
             )
             for side in ("view", "download")
         }

@@ -103,11 +103,18 @@ def _walk(value, parts):
 
 
 def _entries(event, path):
-    """Yield (entry, id) for each entry of ``path``'s container that has an id."""
+    """Yield (entry, id) for each entry of ``path``'s container that has an id.
+
+    A leaf holding a list of plain values (``file_types``) yields each value.
+    """
     *container, leaf = path.split(".")
     for entry in _walk(event, container) if container else [event]:
-        if isinstance(entry, dict) and entry.get(leaf) not in (None, ""):
-            yield entry, str(entry[leaf])
+        if not isinstance(entry, dict):
+            continue
+        value = entry.get(leaf)
+        for item in value if isinstance(value, list) else [value]:
+            if item not in (None, ""):
+                yield entry, str(item)
 
 
 def event_items(event, key: UsageKey):

@@ -1,0 +1,228 @@
+"""The shared run of every daily aggregator: one pass per scope (04 §3, §7).
+
+A subclass says where a scope starts and which document each day gets; this class
+chooses the range from the bookmark, streams the documents to the writer, moves the
+bookmark to the last day written without a gap and reports what it did. It also
+answers invenio-stats' generic calls (``run``, ``list_bookmarks``, ``delete``), so
+``invenio stats aggregations ...`` works on the extension's names.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from invenio_search import current_search_client
+from invenio_search.utils import prefix_index
+
+from ..search_indices.templates import ensure_templates
+from ..timeutils import utc_now
+from .bookmarks import AggregationBookmark, BookmarkStore
+from .days import compute_time, day_start_label
+from .names import ALIASES, document_id, yearly_index
+from .ranges import ONE_DAY, pass_range
+from .reports import FAILED, NOTHING_TO_DO, PassReport
+from .requests import CountingClient
+from .scopes import default_scopes
+from .writer import ChunkPolicy, DayDocumentWriter
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of a run that every pass shares (04 §7.4, §9)."""
+
+    start_date: date | None = None
+    end_date: date | None = None
+    update_bookmark: bool = True
+    ignore_bookmark: bool = False
+    today: date | None = None
+    """The current UTC day; tests may fix it."""
+
+    def current_day(self) -> date:
+        """Return ``today`` or the current UTC day."""
+        return self.today or utc_now().date()
+
+
+class DailyAggregator:
+    """One aggregator writing one document per scope and day."""
+
+    name: str = ""
+    date_field = "period_start"
+    """The field that dates a document (``snapshot_date`` for snapshots)."""
+
+    def __init__(self, name: str | None = None, client=None, config=None, **params):
+        """Build as invenio-stats does (``cls(name=..., **params)``)."""
+        self.name = name or self.name
+        self.alias = ALIASES[self.name]
+        self._client = client
+        self._config = config
+        self.params = params
+
+    @property
+    def client(self):
+        """Return the search client (the instance's, unless one was given)."""
+        return self._client if self._client is not None else current_search_client
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """Return the configuration (the app's, unless one was given)."""
+        return self._config if self._config is not None else current_app.config
+
+    # What a subclass provides -------------------------------------------------
+
+    def scope_start(self, client, scope: str) -> date | None:
+        """Return the first day of the scope, or None when it has no data."""
+        raise NotImplementedError
+
+    def documents(
+        self, client, scope: str, first: date, last: date, computed_at: str
+    ) -> Iterable[tuple[date, dict[str, Any]]]:
+        """Yield ``(day, document)`` for every day from ``first`` to ``last``."""
+        raise NotImplementedError
+
+    # One pass -----------------------------------------------------------------
+
+    def run_pass(self, scope: str, options: RunOptions) -> PassReport:
+        """Aggregate one range of one scope and move its bookmark."""
+        started = time.monotonic()
+        client = CountingClient(self.client)
+        store = BookmarkStore(client)
+        report = PassReport(self.name, scope)
+        bookmark = None if options.ignore_bookmark else store.get(self.name, scope)
+        report.bookmark_before = report.bookmark_after = bookmark
+        start, exact = self._start(client, scope, bookmark, options)
+        planned = pass_range(
+            scope_start=start,
+            bookmark=bookmark,
+            today=options.current_day(),
+            interval=int(self.config["COMMUNITY_STATS_CATCHUP_INTERVAL"]),
+            start_date=options.start_date,
+            end_date=options.end_date,
+            ignore_bookmark=options.ignore_bookmark,
+            update_bookmark=options.update_bookmark,
+        )
+        if planned is None:
+            report.status = NOTHING_TO_DO
+            report.note = "no data" if start is None else "up to date"
+        else:
+            report.first_day, report.note = planned.first, planned.reason
+            writer = DayDocumentWriter(
+                client, self.alias, ChunkPolicy.from_config(self.config)
+            )
+            result = writer.write(
+                scope,
+                self.documents(
+                    client,
+                    scope,
+                    planned.first,
+                    planned.last,
+                    compute_time(utc_now()),
+                ),
+            )
+            report.documents = result.written
+            report.years = sorted(result.years)
+            report.last_day = result.last_written_day
+            if result.error:
+                report.status, report.error = FAILED, result.error
+            if planned.moves_bookmark and result.last_written_day is not None:
+                store.set(self.name, scope, result.last_written_day)
+                report.bookmark_after = result.last_written_day
+            if exact and planned.first == start:
+                self._delete_before(client, scope, start)
+        report.requests, report.searches = client.requests, client.searches
+        report.duration = round(time.monotonic() - started, 3)
+        return report
+
+    def _start(
+        self, client, scope: str, bookmark: date | None, options: RunOptions
+    ) -> tuple[date | None, bool]:
+        """Return the scope start, and whether it was looked up.
+
+        A bookmarked pass that only continues needs no look-up: the series is
+        dense, so the day before the bookmark is inside the scope exactly when its
+        document exists (one ``exists`` request instead of searches).
+        """
+        if options.start_date is None and bookmark is not None:
+            before = bookmark - ONE_DAY
+            found = client.exists(
+                index=yearly_index(self.alias, before),
+                id=document_id(scope, before),
+            )
+            return (before if found else bookmark), False
+        return self.scope_start(client, scope), True
+
+    def _delete_before(self, client, scope: str, start: date) -> None:
+        """Delete the scope's documents dated before its start (04 §7.7)."""
+        client.delete_by_query(
+            index=prefix_index(self.alias),
+            body={
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"term": {"community_id": scope}},
+                            {
+                                "range": {
+                                    self.date_field: {"lt": day_start_label(start)}
+                                }
+                            },
+                        ]
+                    }
+                }
+            },
+            refresh=True,
+            ignore_unavailable=True,
+            allow_no_indices=True,
+            conflicts="proceed",
+        )
+
+    # invenio-stats' generic interface ----------------------------------------
+
+    def run(
+        self,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        update_bookmark: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Run one pass over every default scope; return the JSON-ready reports."""
+        ensure_templates(self.client, prefix_index(""))
+        options = RunOptions(
+            start_date=start_date.date() if start_date else None,
+            end_date=end_date.date() if end_date else None,
+            update_bookmark=update_bookmark,
+        )
+        return [
+            self.run_pass(scope, options).as_dict()
+            for scope in default_scopes(self.client, self.config)
+        ]
+
+    def list_bookmarks(
+        self, start_date=None, end_date=None, limit=None
+    ) -> list[AggregationBookmark]:
+        """Return this aggregator's bookmarks (each has a ``date``)."""
+        found = BookmarkStore(self.client).list([self.name])
+        return found[:limit] if limit else found
+
+    def delete(self, start_date=None, end_date=None) -> None:
+        """Delete this aggregator's documents dated in the range, every scope."""
+        bounds: dict[str, str] = {}
+        if start_date is not None:
+            bounds["gte"] = day_start_label(_as_day(start_date))
+        if end_date is not None:
+            bounds["lt"] = day_start_label(_as_day(end_date) + timedelta(days=1))
+        query = {"range": {self.date_field: bounds}} if bounds else {"match_all": {}}
+        self.client.delete_by_query(
+            index=prefix_index(self.alias),
+            body={"query": query},
+            refresh=True,
+            ignore_unavailable=True,
+            allow_no_indices=True,
+            conflicts="proceed",
+        )
+
+
+def _as_day(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
