@@ -31,6 +31,17 @@ from .scopes import default_scopes
 from .writer import ChunkPolicy, DayDocumentWriter
 
 
+@dataclass
+class PassContext:
+    """One pass's scope and planned days, and why it stopped early, if it did."""
+
+    scope: str
+    first: date
+    last: date
+    computed_at: str
+    error: str | None = None
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """The options of a run that every pass shares (04 §7.4, §9)."""
@@ -53,6 +64,8 @@ class DailyAggregator:
     name: str = ""
     date_field = "period_start"
     """The field that dates a document (``snapshot_date`` for snapshots)."""
+    dependent: str | None = None
+    """The snapshot aggregator built on this delta's documents."""
 
     def __init__(self, name: str | None = None, client=None, config=None, **params):
         """Build as invenio-stats does (``cls(name=..., **params)``)."""
@@ -79,10 +92,30 @@ class DailyAggregator:
         raise NotImplementedError
 
     def documents(
-        self, client, scope: str, first: date, last: date, computed_at: str
+        self, client, context: PassContext
     ) -> Iterable[tuple[date, dict[str, Any]]]:
-        """Yield ``(day, document)`` for every day from ``first`` to ``last``."""
+        """Yield ``(day, document)`` for the days of the pass, in order.
+
+        A pass that must stop early (a gap in its input) stops yielding and puts
+        the reason in ``context.error``; the days yielded before stay written.
+        """
         raise NotImplementedError
+
+    def last_possible_day(self, client, scope: str) -> date | None:
+        """Return the last day the inputs allow, or None when they set no limit."""
+        return None
+
+    def after_pass(self, client, context: PassContext, report: PassReport) -> None:
+        """Lower the dependent snapshot's bookmark to the first rewritten day.
+
+        Corrected deltas must flow into later snapshots (04 §7.5).
+        """
+        if self.dependent is None or not report.documents or not report.first_day:
+            return
+        store = BookmarkStore(client)
+        current = store.get(self.dependent, context.scope)
+        if current is not None and report.first_day < current:
+            store.set(self.dependent, context.scope, report.first_day)
 
     # One pass -----------------------------------------------------------------
 
@@ -95,13 +128,17 @@ class DailyAggregator:
         bookmark = None if options.ignore_bookmark else store.get(self.name, scope)
         report.bookmark_before = report.bookmark_after = bookmark
         start, exact = self._start(client, scope, bookmark, options)
+        limit = self.last_possible_day(client, scope)
+        end_date = options.end_date
+        if limit is not None:
+            end_date = min(end_date, limit) if end_date else limit
         planned = pass_range(
             scope_start=start,
             bookmark=bookmark,
             today=options.current_day(),
             interval=int(self.config["COMMUNITY_STATS_CATCHUP_INTERVAL"]),
             start_date=options.start_date,
-            end_date=options.end_date,
+            end_date=end_date,
             ignore_bookmark=options.ignore_bookmark,
             update_bookmark=options.update_bookmark,
         )
@@ -109,30 +146,27 @@ class DailyAggregator:
             report.status = NOTHING_TO_DO
             report.note = "no data" if start is None else "up to date"
         else:
-            report.first_day, report.note = planned.first, planned.reason
+            context = PassContext(
+                scope, planned.first, planned.last, compute_time(utc_now())
+            )
+            report.note = planned.reason
             writer = DayDocumentWriter(
                 client, self.alias, ChunkPolicy.from_config(self.config)
             )
-            result = writer.write(
-                scope,
-                self.documents(
-                    client,
-                    scope,
-                    planned.first,
-                    planned.last,
-                    compute_time(utc_now()),
-                ),
-            )
+            result = writer.write(scope, self.documents(client, context))
+            report.first_day = result.first_day or planned.first
             report.documents = result.written
             report.years = sorted(result.years)
             report.last_day = result.last_written_day
-            if result.error:
-                report.status, report.error = FAILED, result.error
+            error = result.error or context.error
+            if error:
+                report.status, report.error = FAILED, error
             if planned.moves_bookmark and result.last_written_day is not None:
                 store.set(self.name, scope, result.last_written_day)
                 report.bookmark_after = result.last_written_day
-            if exact and planned.first == start:
+            if exact and report.first_day == start:
                 self._delete_before(client, scope, start)
+            self.after_pass(client, context, report)
         report.requests, report.searches = client.requests, client.searches
         report.duration = round(time.monotonic() - started, 3)
         return report

@@ -17,7 +17,7 @@ from ..timeutils import parse_utc
 from ..usage_events.names import read_alias
 
 
-def _earliest(client, index: str, field: str, query: dict) -> date | None:
+def earliest_day(client, index: str, field: str, query: dict) -> date | None:
     """Return the day of the smallest ``field`` among matching documents."""
     response = client.search(
         index=index,
@@ -37,7 +37,7 @@ def _earliest(client, index: str, field: str, query: dict) -> date | None:
 
 def records_start(client, scope: str) -> date | None:
     """Return the earliest ``event_date`` among the scope's membership events."""
-    return _earliest(
+    return earliest_day(
         client,
         prefix_index(INDEX_STEM),
         "event_date",
@@ -50,7 +50,7 @@ def usage_start(client, scope: str, records_first: date | None) -> date | None:
     query: dict = {"bool": {"must_not": [{"term": {"is_robot": True}}]}}
     if scope != GLOBAL_SCOPE:
         query["bool"]["filter"] = [{"term": {"community_ids": scope}}]
-    first_event = _earliest(
+    first_event = earliest_day(
         client,
         f"{read_alias('view')},{read_alias('download')}",
         "timestamp",

@@ -8,19 +8,17 @@ cardinality aggregation at its maximum precision threshold (near-exact below it)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from ...communities import GLOBAL_SCOPE
+from ..composite import composite_buckets
 from ..subcounts import SourceField
 
 PRECISION_THRESHOLD = 40_000
 """OpenSearch's maximum; counts below it are near-exact (04 §5.2)."""
-
-ITEM_PAGE = 1_000
-"""Composite buckets per page of subcount items (all pages are read)."""
 
 VIEW_METRICS = {
     "unique_visitors": "visitor_id",
@@ -168,7 +166,7 @@ def day_items(
     query = counted_events(scope, first, last)
     query["bool"]["must_not"] += [{"exists": {"field": field}} for field in without]
     items: dict[date, dict[str, DayItem]] = {}
-    for bucket in _composite_pages(
+    for bucket in composite_buckets(
         client,
         index,
         query,
@@ -268,34 +266,3 @@ def _values(value: Any, parts: list[str]) -> list[Any]:
     if not isinstance(value, Mapping):
         return []
     return _values(value.get(parts[0]), parts[1:])
-
-
-def _composite_pages(
-    client,
-    index: str,
-    query: dict[str, Any],
-    sources: list[dict[str, Any]],
-    aggs: dict[str, Any],
-) -> Iterator[dict[str, Any]]:
-    """Yield every bucket of a composite aggregation, page after page."""
-    after: dict[str, Any] | None = None
-    while True:
-        composite: dict[str, Any] = {"size": ITEM_PAGE, "sources": sources}
-        if after is not None:
-            composite["after"] = after
-        response = client.search(
-            index=index,
-            body={
-                "size": 0,
-                "track_total_hits": False,
-                "query": query,
-                "aggs": {"pages": {"composite": composite, "aggs": aggs}},
-            },
-            ignore_unavailable=True,
-        )
-        result = (response.get("aggregations") or {}).get("pages") or {}
-        buckets = result.get("buckets", [])
-        yield from buckets
-        after = result.get("after_key")
-        if not buckets or after is None:
-            return

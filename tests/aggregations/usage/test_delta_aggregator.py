@@ -11,20 +11,21 @@ from datetime import date
 
 import pytest
 from flask import current_app
-from helpers.oracle.usage import (
-    event_day,
-    in_scope,
-    usage_oracle,
-    usage_subcounts_oracle,
-)
 from helpers.usage_event_sets import (
-    DEFAULT_USAGE_KEYS,
-    days_from,
     index_usage_events,
     random_usage_events,
 )
+from helpers.usage_expectations import (
+    DELTA_ALIAS,
+    QUIET,
+    TODAY,
+    A,
+    B,
+    expected_deltas,
+    scope_start,
+)
+from helpers.usage_expectations import stored_documents as stored
 from invenio_search import current_search_client
-from invenio_search.utils import prefix_index
 from opensearchpy.exceptions import TransportError
 
 from invenio_stats_dashboard.aggregations.base import RunOptions
@@ -33,70 +34,17 @@ from invenio_stats_dashboard.aggregations.usage.delta_aggregator import (
     UsageDeltaAggregator,
 )
 
-A, B = "c0ffee00-0000-4000-8000-0000000000a1", "c0ffee00-0000-4000-8000-0000000000b2"
 NAME = "community-usage-delta-agg"
-QUIET = date(2025, 3, 2)
-EVENT_DAYS = [d for d in days_from(date(2025, 2, 26), 7) if d != QUIET]
-TODAY = date(2025, 3, 6)  # 03-05 and 03-06 are quiet too
-
-
-@pytest.fixture()
-def usage_events(running_app, clear_stats_indices, stats_dashboard):
-    """Index 700 views and 400 downloads; return them as (views, downloads)."""
-    stats_dashboard.ensure_search_setup(force=True)
-    rng = random.Random(20250226)
-    views = random_usage_events(rng, 700, False, EVENT_DAYS, (A, B))
-    downloads = random_usage_events(rng, 400, True, EVENT_DAYS, (A, B))
-    index_usage_events(views, downloads)
-    return views, downloads
-
-
-def scope_start(views, downloads, scope):
-    """First day with a counted event of the scope (no membership events here)."""
-    return min(
-        event_day(e)
-        for e in views + downloads
-        if in_scope(e, scope) and not e.get("is_robot")
-    )
 
 
 def expected_documents(views, downloads, scope, last=TODAY):
-    """Every day's document from the oracle, without the compute timestamps."""
-    first = scope_start(views, downloads, scope)
-    totals = usage_oracle(views, downloads, scope, first, last)
-    items = usage_subcounts_oracle(
-        views, downloads, scope, first, last, DEFAULT_USAGE_KEYS, 20
-    )
-    return {
-        f"{scope}-{day.isoformat()}": {
-            "community_id": scope,
-            "period_start": f"{day.isoformat()}T00:00:00",
-            "period_end": f"{day.isoformat()}T23:59:59",
-            "totals": totals[day][0],
-            "subcounts": {
-                key: [{"id": i, **item} for i, item in sorted(day_items[key].items())]
-                for key in DEFAULT_USAGE_KEYS
-            },
-        }
-        for day, (day_items, _) in items.items()
-    }
+    """Every day's delta document from the oracle."""
+    return expected_deltas(views, downloads, scope, last)
 
 
 def stored_documents(scope):
-    """Every stored usage delta of the scope, by id, without the timestamps."""
-    current_search_client.indices.refresh(
-        index=prefix_index("stats-community-usage-delta")
-    )
-    response = current_search_client.search(
-        index=prefix_index("stats-community-usage-delta"),
-        body={"query": {"term": {"community_id": scope}}, "size": 1000},
-    )
-    found = {}
-    for hit in response["hits"]["hits"]:
-        source = dict(hit["_source"])
-        assert source.pop("timestamp") == source.pop("updated_timestamp")
-        found[hit["_id"]] = source
-    return found
+    """Every stored usage delta of the scope."""
+    return stored(DELTA_ALIAS, scope)
 
 
 @pytest.mark.parametrize("scope", ["global", A, B])

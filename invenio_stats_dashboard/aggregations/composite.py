@@ -1,0 +1,56 @@
+"""Every bucket of a composite aggregation, page after page (04 §10).
+
+A composite may sit at the top level or under a ``nested`` parent only, so the
+filters go into the query. No page size or bucket count is a ceiling: pages follow
+``after_key`` until the aggregation is exhausted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+ITEM_PAGE = 1_000
+"""Composite buckets per page (all pages are read)."""
+
+
+def composite_buckets(
+    client,
+    index: str,
+    query: dict[str, Any],
+    sources: list[dict[str, Any]],
+    aggs: dict[str, Any],
+    nested_path: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield every bucket; with ``nested_path`` the composite runs inside it."""
+    after: dict[str, Any] | None = None
+    while True:
+        composite: dict[str, Any] = {"size": ITEM_PAGE, "sources": sources}
+        if after is not None:
+            composite["after"] = after
+        pages = {"composite": composite, "aggs": aggs}
+        request_aggs: dict[str, Any] = {"pages": pages}
+        if nested_path:
+            request_aggs = {
+                "nested": {"nested": {"path": nested_path}, "aggs": request_aggs}
+            }
+        response = client.search(
+            index=index,
+            body={
+                "size": 0,
+                "track_total_hits": False,
+                "query": query,
+                "aggs": request_aggs,
+            },
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+        result = response.get("aggregations") or {}
+        if nested_path:
+            result = result.get("nested") or {}
+        page = result.get("pages") or {}
+        buckets = page.get("buckets", [])
+        yield from buckets
+        after = page.get("after_key")
+        if not buckets or after is None:
+            return
