@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,8 @@ class PassContext:
     last: date
     computed_at: str
     error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    """What the report should also say (``missing_records`` ...)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,12 @@ class DailyAggregator:
         """
         raise NotImplementedError
 
+    def rewind_day(
+        self, client, scope: str, bookmark: date, first: date
+    ) -> date | None:
+        """Return an earlier start that late input changes require, or None."""
+        return None
+
     def last_possible_day(self, client, scope: str) -> date | None:
         """Return the last day the inputs allow, or None when they set no limit."""
         return None
@@ -128,6 +136,14 @@ class DailyAggregator:
         bookmark = None if options.ignore_bookmark else store.get(self.name, scope)
         report.bookmark_before = report.bookmark_after = bookmark
         start, exact = self._start(client, scope, bookmark, options)
+        if bookmark is not None and options.start_date is None:
+            rewound = self.rewind_day(client, scope, bookmark, bookmark - ONE_DAY)
+            if rewound is not None:
+                start, exact = self.scope_start(client, scope), True
+                options = replace(options, start_date=rewound)
+                report.note = (
+                    f"rewound to {rewound.isoformat()}: late membership changes"
+                )
         limit = self.last_possible_day(client, scope)
         end_date = options.end_date
         if limit is not None:
@@ -149,7 +165,7 @@ class DailyAggregator:
             context = PassContext(
                 scope, planned.first, planned.last, compute_time(utc_now())
             )
-            report.note = planned.reason
+            report.note = "; ".join(n for n in (report.note, planned.reason) if n)
             writer = DayDocumentWriter(
                 client, self.alias, ChunkPolicy.from_config(self.config)
             )
@@ -166,6 +182,7 @@ class DailyAggregator:
                 report.bookmark_after = result.last_written_day
             if exact and report.first_day == start:
                 self._delete_before(client, scope, start)
+            report.details = context.details
             self.after_pass(client, context, report)
         report.requests, report.searches = client.requests, client.searches
         report.duration = round(time.monotonic() - started, 3)

@@ -29,6 +29,7 @@ class PassReport:
     error: str | None = None
     note: str = ""
     years: list[int] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def days(self) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ...communities import GLOBAL_SCOPE
 from ..composite import composite_buckets
+from ..labels import container_path, entry_label
 from ..subcounts import SourceField
 
 PRECISION_THRESHOLD = 40_000
@@ -157,7 +158,7 @@ def day_items(
                 "sort": [{"timestamp": "desc"}],
                 "_source": {
                     "includes": [
-                        *{_container(field, label) for field, label in labelled},
+                        *{container_path(field, label) for field, label in labelled},
                         "timestamp",
                     ]
                 },
@@ -221,48 +222,3 @@ def _item_source(fields: list[str]) -> dict[str, Any]:
     if len(fields) == 1:
         return {"field": fields[0]}
     return {"script": {"source": UNION_SCRIPT, "params": {"fields": fields}}}
-
-
-def _path(path: str) -> list[str]:
-    """Split a dotted path, ignoring a trailing ``.keyword`` segment (04 §6)."""
-    parts = path.split(".")
-    return parts[:-1] if parts and parts[-1] == "keyword" else parts
-
-
-def _container(field: str, label_field: str) -> str:
-    """Return the path of the entries that hold both the id and the label."""
-    common = []
-    for id_part, label_part in zip(_path(field), _path(label_field), strict=False):
-        if id_part != label_part:
-            break
-        common.append(id_part)
-    return ".".join(common[: len(_path(field)) - 1])
-
-
-def entry_label(source: Mapping[str, Any], field: str, label_field: str, item_id: str):
-    """Return the label of the entry whose id is ``item_id``, or None.
-
-    The entries are the values at the path ``field`` and ``label_field`` share,
-    lists walked (``funders`` for ``funders.id`` / ``funders.name``); the id and
-    the label are read below each entry, one level down too (``funder.id``).
-    """
-    container = _container(field, label_field)
-    depth = len(container.split(".")) if container else 0
-    id_rest, label_rest = _path(field)[depth:], _path(label_field)[depth:]
-    for entry in _values(source, container.split(".") if container else []):
-        found = _values(entry, id_rest)
-        if any(str(value) == item_id for value in found):
-            labels = _values(entry, label_rest)
-            return labels[0] if labels else None
-    return None
-
-
-def _values(value: Any, parts: list[str]) -> list[Any]:
-    """Return the values at ``parts`` below ``value``, walking lists."""
-    if isinstance(value, list):
-        return [found for item in value for found in _values(item, parts)]
-    if not parts:
-        return [] if value is None else [value]
-    if not isinstance(value, Mapping):
-        return []
-    return _values(value.get(parts[0]), parts[1:])

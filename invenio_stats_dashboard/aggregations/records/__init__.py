@@ -1,0 +1,1 @@
+"""The records aggregators: membership deltas and snapshots, added basis (04 §4)."""
