@@ -20,6 +20,7 @@ from ..search_indices.paging import search_after_pages
 from ..timeutils import parse_utc
 from .base import DailyAggregator, PassContext
 from .bookmarks import BookmarkStore
+from .composite import composite_buckets
 from .days import day_start_label
 from .names import ALIASES, document_id, yearly_index
 from .scope_start import earliest_day
@@ -55,9 +56,17 @@ class SnapshotAggregator(DailyAggregator):
     # What a subclass provides -------------------------------------------------
 
     def start_state(
-        self, client, scope: str, base_day: date | None, base: dict[str, Any] | None
+        self,
+        client,
+        scope: str,
+        base_day: date | None,
+        base: dict[str, Any] | None,
+        days: tuple[date, date],
     ) -> Any:
-        """Return the running state at the end of ``base_day`` (zeros without base)."""
+        """Return the running state at the end of ``base_day`` (zeros without base).
+
+        ``days`` are the first and last day the state will be carried through.
+        """
         raise NotImplementedError
 
     def next_document(
@@ -78,7 +87,9 @@ class SnapshotAggregator(DailyAggregator):
         )
         if start is None:
             return
-        state = self.start_state(client, context.scope, base_day, base)
+        state = self.start_state(
+            client, context.scope, base_day, base, (start, context.last)
+        )
         expected = start
         for day, delta in self._deltas(client, context.scope, start, context.last):
             if day != expected:
@@ -185,3 +196,72 @@ def ranked(items: dict[str, dict[str, Any]], total, limit: int) -> list[dict[str
     candidates = ((-total(item), item_id) for item_id, item in items.items())
     best = heapq.nsmallest(limit, (entry for entry in candidates if entry[0] < 0))
     return [{"id": item_id, **items[item_id]} for _, item_id in best]
+
+
+def item_sums(
+    client, delta_alias: str, scope: str, key: str, last: date, paths: list[str]
+) -> dict[str, dict[str, int]]:
+    """Return ``{item id: {path: sum}}`` over the scope's deltas up to ``last``.
+
+    One paged composite under the ``subcounts.<key>`` nested documents: the
+    exhaustive per-item totals a "top" ranking is chosen from, without reading
+    the days of history one by one.
+    """
+    nested = f"subcounts.{key}"
+    aggs = {
+        path.replace(".", "__"): {"sum": {"field": f"{nested}.{path}"}}
+        for path in paths
+    }
+    sums: dict[str, dict[str, int]] = {}
+    for bucket in composite_buckets(
+        client,
+        delta_alias,
+        {
+            "bool": {
+                "filter": [
+                    {"term": {"community_id": scope}},
+                    {"range": {"period_start": {"lte": day_start_label(last)}}},
+                ]
+            }
+        },
+        [{"id": {"terms": {"field": f"{nested}.id"}}}],
+        aggs,
+        nested_path=nested,
+    ):
+        sums[str(bucket["key"]["id"])] = {
+            path: int(round(bucket[path.replace(".", "__")]["value"] or 0))
+            for path in paths
+        }
+    return sums
+
+
+def latest_label(client, delta_alias: str, scope: str, key: str, item_id: str) -> Any:
+    """Return the label of an item in the scope's latest delta carrying it."""
+    nested = f"subcounts.{key}"
+    hits = client.search(
+        index=delta_alias,
+        body={
+            "size": 1,
+            "_source": [nested],
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"term": {"community_id": scope}},
+                        {
+                            "nested": {
+                                "path": nested,
+                                "query": {"term": {f"{nested}.id": item_id}},
+                            }
+                        },
+                    ]
+                }
+            },
+            "sort": [{"period_start": "desc"}],
+        },
+        ignore_unavailable=True,
+    )["hits"]["hits"]
+    for hit in hits:
+        for entry in (hit["_source"].get("subcounts") or {}).get(key) or []:
+            if entry.get("id") == item_id:
+                return entry.get("label")
+    return None

@@ -88,6 +88,9 @@ def record_document(version, extra_funder_names=(), updated="2025-01-01T00:00:00
         metadata["subjects"] = [
             {"id": s, "subject": LABELS["subjects"][s]} for s in values["subjects"]
         ]
+    access = {"record": "public" if version.public else "restricted", "files": "public"}
+    for status in values.get("access_statuses", ()):
+        access["status"] = status
     enabled = (
         bool(version.files)
         if version.files_enabled is None
@@ -107,11 +110,7 @@ def record_document(version, extra_funder_names=(), updated="2025-01-01T00:00:00
                 for name, size in version.files
             ],
         },
-        "access": {
-            "record": "public" if version.public else "restricted",
-            "files": "public",
-            **{"status": status for status in values.get("access_statuses", ())},
-        },
+        "access": access,
         "metadata": metadata,
         "updated": updated,
         "is_published": True,

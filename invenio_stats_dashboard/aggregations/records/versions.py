@@ -185,13 +185,22 @@ def load_versions(
     *,
     record_ids: Iterable[str] = (),
     parent_ids: Iterable[str] = (),
+    owners: Iterable[str] = (),
     page_size: int = 200,
 ) -> dict[str, VersionFacts]:
-    """Return the facts of the given versions and of every version of the parents."""
+    """Return the facts of the named versions, parents' and owners' versions.
+
+    Each selector is searched in pages with no size cap.
+    """
     includes = source_fields(specs)
+    selectors = (
+        ("id", record_ids),
+        ("parent.id", parent_ids),
+        ("parent.access.owned_by.user", owners),
+    )
     sources = {
         str(source["id"]): source
-        for field_name, values in (("id", record_ids), ("parent.id", parent_ids))
+        for field_name, values in selectors
         for source in _sources(client, field_name, values, includes, page_size)
     }
     hidden = [

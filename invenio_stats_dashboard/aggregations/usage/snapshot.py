@@ -17,10 +17,9 @@ from datetime import date
 from typing import Any
 
 from ..base import PassContext
-from ..composite import composite_buckets
 from ..days import day_start_label
 from ..names import USAGE_DELTA, USAGE_SNAPSHOT
-from ..snapshots import SnapshotAggregator, ranked
+from ..snapshots import SnapshotAggregator, item_sums, latest_label, ranked
 from ..subcounts import SubcountSpec, subcount_specs
 from .queries import zero_metrics
 
@@ -113,7 +112,12 @@ class UsageSnapshotAggregator(SnapshotAggregator):
         return subcount_specs(self.config["COMMUNITY_STATS_SUBCOUNTS"], "usage_events")
 
     def start_state(
-        self, client, scope: str, base_day: date | None, base: dict[str, Any] | None
+        self,
+        client,
+        scope: str,
+        base_day: date | None,
+        base: dict[str, Any] | None,
+        days: tuple[date, date],
     ) -> UsageRunningState:
         """Return the state of the base snapshot, or zeros without one."""
         state = UsageRunningState(
@@ -161,62 +165,17 @@ class UsageSnapshotAggregator(SnapshotAggregator):
         self, client, scope: str, key: str, last: date
     ) -> dict[str, dict[str, Any]]:
         """Return each item's cumulative metrics over the deltas up to ``last``."""
-        path = f"subcounts.{key}"
-        aggs = {
-            f"{side}__{metric}": {"sum": {"field": f"{path}.{side}.{metric}"}}
-            for side in SIDES
-            for metric in METRICS[side]
-        }
+        paths = [f"{side}.{metric}" for side in SIDES for metric in METRICS[side]]
         items: dict[str, dict[str, Any]] = {}
-        for bucket in composite_buckets(
-            client,
-            self.delta_alias,
-            {
-                "bool": {
-                    "filter": [
-                        {"term": {"community_id": scope}},
-                        {"range": {"period_start": {"lte": day_start_label(last)}}},
-                    ]
-                }
-            },
-            [{"id": {"terms": {"field": f"{path}.id"}}}],
-            aggs,
-            nested_path=path,
-        ):
-            item = items.setdefault(str(bucket["key"]["id"]), _zero_item())
-            for side in SIDES:
-                for metric in METRICS[side]:
-                    value = bucket[f"{side}__{metric}"]["value"] or 0
-                    item[side][metric] = int(round(value))
+        for item_id, sums in item_sums(
+            client, self.delta_alias, scope, key, last, paths
+        ).items():
+            item = items.setdefault(item_id, _zero_item())
+            for path, value in sums.items():
+                side, metric = path.split(".")
+                item[side][metric] = value
         return items
 
     def _latest_label(self, client, scope: str, key: str, item_id: str) -> Any:
         """Return the label of an item in its latest delta document, or None."""
-        path = f"subcounts.{key}"
-        hits = client.search(
-            index=self.delta_alias,
-            body={
-                "size": 1,
-                "_source": [path],
-                "query": {
-                    "bool": {
-                        "filter": [
-                            {"term": {"community_id": scope}},
-                            {
-                                "nested": {
-                                    "path": path,
-                                    "query": {"term": {f"{path}.id": item_id}},
-                                }
-                            },
-                        ]
-                    }
-                },
-                "sort": [{"period_start": "desc"}],
-            },
-            ignore_unavailable=True,
-        )["hits"]["hits"]
-        for hit in hits:
-            for entry in (hit["_source"].get("subcounts") or {}).get(key) or []:
-                if entry.get("id") == item_id:
-                    return entry.get("label")
-        return None
+        return latest_label(client, self.delta_alias, scope, key, item_id)
