@@ -11,6 +11,8 @@ from typing import Any
 from celery.schedules import crontab
 from invenio_i18n import lazy_gettext as _
 
+from .aggregations.registration import register_aggregations
+
 # ---------------------------------------------------------------------------
 # Feature switches
 # ---------------------------------------------------------------------------
@@ -790,22 +792,7 @@ STATS_DASHBOARD_CLIENT_CACHE_COMPRESSION_ENABLED = False
 # Aggregation behaviour and tuning
 # ---------------------------------------------------------------------------
 
-# Only the community-events placeholder is registered for now; the four real
-# aggregators (records snapshot/delta "added", usage snapshot/delta) are added
-# here when their classes exist (later issue).
-COMMUNITY_STATS_AGGREGATIONS = {
-    "community-events-agg": {
-        "templates": (
-            "invenio_stats_dashboard.search_indices.search_templates."
-            "stats_community_events"
-        ),
-        "cls": (
-            "invenio_stats_dashboard.aggregations.community_events_index."
-            "CommunityEventsIndexAggregator"
-        ),
-        "params": {},
-    },
-}
+COMMUNITY_STATS_AGGREGATIONS = register_aggregations()
 """Aggregator registry merged into ``STATS_AGGREGATIONS``; the templates of each entry
 are registered too."""
 

@@ -136,7 +136,11 @@ class InvenioStatsDashboard:
 
 def _register_tasks() -> None:
     """Import the task modules so a Celery worker knows the tasks the hooks queue."""
-    from .tasks import community_events_tasks, usage_reindexing_tasks  # noqa: F401
+    from .tasks import (  # noqa: F401
+        aggregation_tasks,
+        community_events_tasks,
+        usage_reindexing_tasks,
+    )
 
 
 def _finalize(app: Flask) -> None:

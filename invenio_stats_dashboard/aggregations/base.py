@@ -10,7 +10,7 @@ answers invenio-stats' generic calls (``run``, ``list_bookmarks``, ``delete``), 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -25,7 +25,7 @@ from .bookmarks import AggregationBookmark, BookmarkStore
 from .days import compute_time, day_start_label
 from .names import ALIASES, document_id, yearly_index
 from .ranges import ONE_DAY, pass_range
-from .reports import FAILED, NOTHING_TO_DO, PassReport
+from .reports import FAILED, INTERRUPTED, NOTHING_TO_DO, PassReport
 from .requests import CountingClient
 from .scopes import default_scopes
 from .writer import ChunkPolicy, DayDocumentWriter
@@ -76,6 +76,8 @@ class DailyAggregator:
         self._client = client
         self._config = config
         self.params = params
+        self.should_stop: Callable[[], bool] = lambda: False
+        """Asked after each bulk chunk; a run sets it to its signal flag."""
 
     @property
     def client(self):
@@ -167,7 +169,10 @@ class DailyAggregator:
             )
             report.note = "; ".join(n for n in (report.note, planned.reason) if n)
             writer = DayDocumentWriter(
-                client, self.alias, ChunkPolicy.from_config(self.config)
+                client,
+                self.alias,
+                ChunkPolicy.from_config(self.config),
+                should_stop=self.should_stop,
             )
             result = writer.write(scope, self.documents(client, context))
             report.first_day = result.first_day or planned.first
@@ -177,6 +182,8 @@ class DailyAggregator:
             error = result.error or context.error
             if error:
                 report.status, report.error = FAILED, error
+            elif result.interrupted:
+                report.status = INTERRUPTED
             if planned.moves_bookmark and result.last_written_day is not None:
                 store.set(self.name, scope, result.last_written_day)
                 report.bookmark_after = result.last_written_day

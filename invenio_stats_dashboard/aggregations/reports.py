@@ -9,6 +9,7 @@ from typing import Any
 COMPLETED = "completed"
 NOTHING_TO_DO = "nothing to do"
 FAILED = "failed"
+INTERRUPTED = "interrupted"
 
 
 @dataclass

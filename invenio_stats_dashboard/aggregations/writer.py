@@ -9,7 +9,7 @@ day before the first failed one is final, and the bookmark stops there.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -65,6 +65,7 @@ class WriteResult:
     error: str | None = None
     indices: set[str] = field(default_factory=set)
     years: set[int] = field(default_factory=set)
+    interrupted: bool = False
     chunk_sizes: list[int] = field(default_factory=list)
     """Size of every bulk request sent (the report and the 413 test read it)."""
 
@@ -76,11 +77,22 @@ class ChunkTooLargeError(Exception):
 class DayDocumentWriter:
     """Write one aggregator's documents of one scope, one document per day."""
 
-    def __init__(self, client, alias: str, policy: ChunkPolicy):
-        """Write to ``<alias>-<YYYY>`` indices with the chunk ``policy``."""
+    def __init__(
+        self,
+        client,
+        alias: str,
+        policy: ChunkPolicy,
+        should_stop: Callable[[], bool] = lambda: False,
+    ):
+        """Write to ``<alias>-<YYYY>`` indices with the chunk ``policy``.
+
+        ``should_stop`` is asked after each chunk: a stop requested by a signal
+        ends the pass there, with every day written so far final.
+        """
         self.client = client
         self.alias = alias
         self.policy = policy
+        self.should_stop = should_stop
         self.size = policy.initial
 
     def write(
@@ -94,6 +106,11 @@ class DayDocumentWriter:
                 result.first_day = day
             buffer.append((day, self._action(scope, day, document)))
             if len(buffer) >= self.size and not self._flush(buffer, result):
+                break
+            if self.should_stop():
+                result.interrupted = True
+                while buffer and self._flush(buffer, result):
+                    pass
                 break
         else:
             while buffer and self._flush(buffer, result):

@@ -230,15 +230,24 @@ def test_ui_config_range_options_and_ui_subcounts():
 
 
 def test_registries_follow_the_leads_decisions():
-    assert config.COMMUNITY_STATS_AGGREGATIONS == {
-        "community-events-agg": {
-            "templates": "invenio_stats_dashboard.search_indices.search_templates."
-            "stats_community_events",
-            "cls": "invenio_stats_dashboard.aggregations.community_events_index."
-            "CommunityEventsIndexAggregator",
-            "params": {},
-        }
-    }
+    """Exactly the five entries of 04 §2, each resolvable to a class."""
+    from werkzeug.utils import import_string
+
+    entries = config.COMMUNITY_STATS_AGGREGATIONS
+    assert list(entries) == [
+        "community-usage-delta-agg",
+        "community-records-delta-added-agg",
+        "community-records-snapshot-added-agg",
+        "community-usage-snapshot-agg",
+        "community-events-agg",
+    ]
+    for entry in entries.values():
+        assert set(entry) == {"templates", "cls", "params"}
+        assert import_string(entry["cls"])
+        assert import_string(entry["templates"])
+    assert entries["community-events-agg"]["templates"].endswith(
+        ".stats_community_events"
+    )
     assert config.COMMUNITY_STATS_QUERIES == {}
     assert config.COMMUNITY_STATS_SERIALIZERS == {}
 

@@ -1,0 +1,164 @@
+"""One aggregation run: order, preconditions, lock, isolation, registry (04 §7.8, §8).
+
+The run is the one the Celery task and the eager CLI share; here it runs in
+process against the real services, over fixture F (records) and the standard
+usage set (usage).
+"""
+
+import json
+from datetime import date
+
+import pytest
+import redis
+from flask import current_app
+from helpers.records_fixtures import VERSIONS, C, D, fixture_f_events
+from helpers.records_index import delete_versions, index_events, index_versions
+from helpers.usage_expectations import TODAY, index_standard_set
+from invenio_search import current_search_client
+from invenio_search.utils import prefix_index
+
+from invenio_stats_dashboard.aggregations.base import RunOptions
+from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
+from invenio_stats_dashboard.aggregations.records.delta_aggregator import (
+    RecordsDeltaAggregator,
+)
+from invenio_stats_dashboard.aggregations.run import (
+    AggregationRequest,
+    AggregationRun,
+)
+from invenio_stats_dashboard.locks import task_lock
+from invenio_stats_dashboard.redis_urls import agg_registry_redis_url
+
+ALL = (
+    "community-usage-snapshot-agg",  # named out of order on purpose
+    "community-records-snapshot-added-agg",
+    "community-records-delta-added-agg",
+    "community-usage-delta-agg",
+)
+ALIASES = (
+    "stats-community-usage-delta",
+    "stats-community-records-delta-added",
+    "stats-community-records-snapshot-added",
+    "stats-community-usage-snapshot",
+)
+
+
+@pytest.fixture()
+def inputs(running_app, clear_stats_indices, stats_dashboard):
+    """Fixture F's versions and events, and the standard usage set."""
+    stats_dashboard.ensure_search_setup(force=True)
+    index_versions(VERSIONS)
+    index_events(fixture_f_events())
+    index_standard_set()
+    yield
+    delete_versions(VERSIONS)
+
+
+def request(**options):
+    """All four aggregators over C and global, today fixed, catch-up on."""
+    return AggregationRequest(
+        aggregations=ALL,
+        community_ids=("global", C),
+        options=RunOptions(today=TODAY, **options),
+        catch_up=True,
+    )
+
+
+def count(alias, scope=None):
+    """Documents under a prefixed alias (0 when it does not exist)."""
+    index = prefix_index(alias)
+    current_search_client.indices.refresh(index=index, ignore_unavailable=True)
+    query = {"term": {"community_id": scope}} if scope else {"match_all": {}}
+    return current_search_client.count(
+        index=index, body={"query": query}, ignore_unavailable=True
+    )["count"]
+
+
+def registry():
+    """The job-registry database of the test app."""
+    return redis.Redis.from_url(agg_registry_redis_url(current_app.config))
+
+
+def test_a_run_writes_all_four_in_order_and_reports(inputs):
+    """Canonical order, global last, JSON result, registry keys, lock released."""
+    result = AggregationRun(migration_state=lambda: "complete").run(request())
+    report = result.as_dict()
+    json.dumps(report)  # the task result must serialise
+
+    assert report["status"] == "completed", report["formatted_report"]
+    assert [r["name"] for r in report["results"]] == [
+        "community-usage-delta-agg",
+        "community-records-delta-added-agg",
+        "community-records-snapshot-added-agg",
+        "community-usage-snapshot-agg",
+    ]
+    for entry in report["results"]:
+        assert [p["scope"] for p in entry["passes"]] == [C, "global"]
+    # records documents from D1 (fixture F's first day) to today, every day
+    days = (TODAY - D[0]).days + 1
+    assert count(ALIASES[1], C) == count(ALIASES[2], C) == days
+    assert count(ALIASES[0], "global") == count(ALIASES[3], "global")
+    assert count(ALIASES[0], "global") == (TODAY - date(2025, 2, 26)).days + 1
+
+    keys = registry()
+    prefix = current_app.config["STATS_AGG_REGISTRY_PREFIX"]
+    assert keys.get(f"{prefix}:global_first_run") == b"in_progress"
+    assert not keys.exists(f"{prefix}:global_agg")
+    # the run wrote days of 2025, a past year: cached responses must be rebuilt
+    assert keys.exists(f"{prefix}:global_agg_updated_2025")
+    with task_lock("aggregation"):
+        pass  # released: it can be taken again
+
+
+def test_a_held_lock_skips_the_run_and_writes_nothing(inputs):
+    """Must-not-repeat 29: a second run reports the holder and does nothing."""
+    with task_lock("aggregation"):
+        result = AggregationRun(migration_state=lambda: "complete").run(request())
+    assert result.status == "skipped"
+    assert "held by" in result.message
+    assert all(count(alias) == 0 for alias in ALIASES)
+
+
+def test_an_empty_membership_log_refuses_every_aggregator(
+    running_app, clear_stats_indices, stats_dashboard
+):
+    """04 §7.8: no community events and no marker: refused, nothing written."""
+    stats_dashboard.ensure_search_setup(force=True)
+    result = AggregationRun(migration_state=lambda: "complete").run(request())
+    assert result.status == "refused"
+    assert "community-events generate" in result.results[0].message
+    assert all(count(alias) == 0 for alias in ALIASES)
+
+
+def test_an_incomplete_migration_skips_usage_but_aggregates_records(inputs):
+    """04 §7.8: usage aggregators skipped with the migration message."""
+    result = AggregationRun(migration_state=lambda: "required").run(request())
+    statuses = {r.name: r.status for r in result.results}
+    assert statuses["community-usage-delta-agg"] == "skipped"
+    assert "usage-events migrate" in result.results[0].message
+    assert statuses["community-records-delta-added-agg"] == "completed"
+    assert count(ALIASES[0]) == count(ALIASES[3]) == 0
+    assert count(ALIASES[1]) > 0
+    assert result.status == "completed with errors"
+
+
+def test_one_failing_scope_leaves_the_others_and_its_bookmark(inputs, monkeypatch):
+    """Must-not-repeat 15/22: the failure is reported, the run goes on."""
+    original = RecordsDeltaAggregator.run_pass
+
+    def failing(self, scope, options):
+        if scope == C:
+            raise RuntimeError("injected failure")
+        return original(self, scope, options)
+
+    monkeypatch.setattr(RecordsDeltaAggregator, "run_pass", failing)
+    result = AggregationRun(migration_state=lambda: "complete").run(request())
+    report = result.as_dict()
+    records = report["results"][1]
+    assert records["status"] == "completed with errors"
+    assert records["errors"] == [{"scope": C, "error": "injected failure"}]
+    assert result.status == "completed with errors"
+    store = BookmarkStore(current_search_client)
+    assert store.get("community-records-delta-added-agg", C) is None
+    assert store.get("community-records-delta-added-agg", "global") == TODAY
+    assert count(ALIASES[0], C) > 0  # the usage aggregators still ran for C
