@@ -38,7 +38,11 @@ def main() -> None:
     cli.main(prog_name="community-stats", obj=ScriptInfo(create_app=create_ui))
 
 
+from .aggregation import aggregate, aggregate_background  # noqa: E402
 from .community_events import community_events  # noqa: E402 - needs ``cli`` defined
+
+cli.add_command(aggregate)
+cli.add_command(aggregate_background)
 
 cli.add_command(community_events)
 

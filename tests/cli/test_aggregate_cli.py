@@ -1,0 +1,119 @@
+"""``invenio community-stats aggregate`` (04 §9, 06 §4.1) run in process.
+
+Inputs are fixture F's versions and events (global scope) written straight to the
+indices; the CLI's "today" is the real one, so a catch-up spans many passes.
+"""
+
+import pytest
+from helpers.records_fixtures import VERSIONS, D, fixture_f_events
+from helpers.records_index import delete_versions, index_events, index_versions
+from invenio_search import current_search_client
+from invenio_search.utils import prefix_index
+
+from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
+from invenio_stats_dashboard.cli import cli as root
+from invenio_stats_dashboard.locks import task_lock
+from invenio_stats_dashboard.timeutils import utc_now
+
+RECORDS_DELTA = "community-records-delta-added-agg"
+
+
+@pytest.fixture()
+def fixture_f(running_app, clear_stats_indices, stats_dashboard):
+    """Fixture F in the indices; the usage migration has nothing to do."""
+    stats_dashboard.ensure_search_setup(force=True)
+    index_versions(VERSIONS)
+    index_events(fixture_f_events())
+    yield
+    delete_versions(VERSIONS)
+
+
+def stats_indices():
+    """Every aggregation or bookmark index of this session."""
+    return sorted(
+        current_search_client.indices.get(
+            index=prefix_index("stats-community-*-agg*")
+            + ","
+            + prefix_index("stats-community-records-*")
+            + ","
+            + prefix_index("stats-community-usage-*")
+            + ","
+            + prefix_index("stats-bookmarks-community"),
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--aggregation-type", "nope"], "'nope' is not one of"),
+        (
+            ["--aggregation-type", "community-records-delta-created-agg"],
+            "date basis not available in this version",
+        ),
+        (["--start-date", "2025-13-01"], "--start-date"),
+        (["--start-date", "2025-06-10", "--end-date", "2025-06-01"], "is after"),
+        (["--start-date", "2999-01-01"], "in the future"),
+        (["--community-id", "no-such-community"], "unknown community"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(fixture_f, cli, args, message):
+    """Must-not-repeat 18 and 31: usage errors before any change."""
+    before = stats_indices()
+    result = cli(root, "aggregate", "--community-id", "global", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert stats_indices() == before
+
+
+def test_one_command_catches_up_with_a_banner_and_a_report(fixture_f, cli):
+    """Setup-guide step 4: one command writes every day to today (04 §7.4)."""
+    result = cli(root, "aggregate", "--community-id", "global", "--verbose")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert (
+        "Aggregators: community-usage-delta-agg, community-records-delta-added-agg"
+        in (lines[0])
+    )
+    assert lines[1] == "Communities: global"  # must-not-repeat 25
+    assert "Aggregation completed" in result.output
+    today = utc_now().date()
+    store = BookmarkStore(current_search_client)
+    assert store.get(RECORDS_DELTA, "global") == today
+    index = prefix_index("stats-community-records-snapshot-added")
+    current_search_client.indices.refresh(index=index)
+    count = current_search_client.count(
+        index=index, body={"query": {"term": {"community_id": "global"}}}
+    )["count"]
+    assert count == (today - D[0]).days + 1
+
+
+def test_no_update_bookmark_leaves_bookmarks_alone(fixture_f, cli):
+    """Must-not-repeat 30 (foreground half): documents written, bookmarks unchanged."""
+    result = cli(
+        root,
+        "aggregate",
+        "--community-id",
+        "global",
+        "--aggregation-type",
+        RECORDS_DELTA,
+        "--no-update-bookmark",
+        "--end-date",
+        D[5].isoformat(),
+    )
+    assert result.exit_code == 0, result.output
+    assert BookmarkStore(current_search_client).get(RECORDS_DELTA, "global") is None
+    index = prefix_index("stats-community-records-delta-added")
+    current_search_client.indices.refresh(index=index)
+    assert current_search_client.count(index=index)["count"] == 6
+
+
+def test_a_held_lock_exits_1_naming_the_holder(fixture_f, cli):
+    """Must-not-repeat 29: a skipped run is not a success."""
+    with task_lock("aggregation"):
+        result = cli(root, "aggregate", "--community-id", "global")
+    assert result.exit_code == 1
+    assert "held by" in result.output
+    assert "Error: skipped" in result.output
