@@ -39,10 +39,19 @@ def main() -> None:
 
 
 from .aggregation import aggregate, aggregate_background  # noqa: E402
+from .aggregation_maintenance import clear_bookmarks, clear_lock, read  # noqa: E402
+from .aggregation_status import status  # noqa: E402
 from .community_events import community_events  # noqa: E402 - needs ``cli`` defined
 
-cli.add_command(aggregate)
-cli.add_command(aggregate_background)
+for command in (
+    aggregate,
+    aggregate_background,
+    status,
+    read,
+    clear_bookmarks,
+    clear_lock,
+):
+    cli.add_command(command)
 
 cli.add_command(community_events)
 
