@@ -1,0 +1,93 @@
+"""A real Celery worker runs the beat aggregation task once (04 §13 test 24).
+
+The worker is a ``celery`` subprocess on the session's Redis broker (its key
+prefix included) and the same search prefix; the test sends the beat entry's task
+exactly as beat would and waits for the result through a Redis result backend.
+"""
+
+import json
+import subprocess
+
+import pytest
+from celery import Celery
+from helpers.processes import command_env, program_path, write_instance_config
+from helpers.records_fixtures import VERSIONS, fixture_f_events
+from helpers.records_index import delete_versions, index_events, index_versions
+from invenio_search import current_search_client
+from invenio_search.utils import prefix_index
+
+from invenio_stats_dashboard.locks import task_lock
+from invenio_stats_dashboard.registries import merge_beat_schedule
+
+BEAT_ENTRY = "stats-aggregate-community-record-stats"
+
+
+@pytest.fixture()
+def worker(running_app, clear_stats_indices, stats_dashboard, tmp_path):
+    """Start a worker on the session's broker; stop it afterwards."""
+    stats_dashboard.ensure_search_setup(force=True)
+    index_versions(VERSIONS)
+    index_events(fixture_f_events())
+    backend = running_app.app.config["BROKER_URL"]  # results next to the queue
+    instance = tmp_path / "instance"
+    write_instance_config(
+        instance, running_app.app.config, CELERY_RESULT_BACKEND=backend
+    )
+    log = (tmp_path / "worker.log").open("w")
+    process = subprocess.Popen(
+        [
+            program_path("celery"),
+            "-A",
+            "invenio_app.celery",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env=command_env(instance),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    yield backend, tmp_path / "worker.log"
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+    delete_versions(VERSIONS)
+
+
+def test_the_beat_task_runs_once_in_a_real_worker(running_app, worker):
+    """Documents written, lock released, the result serialisable."""
+    backend, log = worker
+    config = running_app.app.config
+    schedule = merge_beat_schedule(
+        {**config, "COMMUNITY_STATS_SCHEDULED_AGG_TASKS_ENABLED": True}
+    )
+    entry = schedule[BEAT_ENTRY]
+    client = Celery(broker=config["BROKER_URL"], backend=backend)
+    client.conf.broker_transport_options = config["CELERY_BROKER_TRANSPORT_OPTIONS"]
+    # results are read with the serializer the worker stores them with
+    client.conf.result_serializer = config.get("CELERY_RESULT_SERIALIZER", "json")
+    client.conf.accept_content = client.conf.result_accept_content = ["json", "msgpack"]
+    sent = client.send_task(entry["task"], args=entry["args"])
+    try:
+        result = sent.get(timeout=240)
+    except Exception:
+        print(log.read_text()[-5000:])
+        raise
+    json.dumps(result)
+    assert result["status"] == "completed", result["formatted_report"]
+    index = prefix_index("stats-community-records-snapshot-added")
+    current_search_client.indices.refresh(index=index)
+    count = current_search_client.count(
+        index=index, body={"query": {"term": {"community_id": "global"}}}
+    )["count"]
+    assert count > 0
+    with task_lock("aggregation"):
+        pass  # the worker released the lock
