@@ -21,11 +21,12 @@ def composite_buckets(
     sources: list[dict[str, Any]],
     aggs: dict[str, Any],
     nested_path: str | None = None,
+    page_size: int = ITEM_PAGE,
 ) -> Iterator[dict[str, Any]]:
     """Yield every bucket; with ``nested_path`` the composite runs inside it."""
     after: dict[str, Any] | None = None
     while True:
-        composite: dict[str, Any] = {"size": ITEM_PAGE, "sources": sources}
+        composite: dict[str, Any] = {"size": page_size, "sources": sources}
         if after is not None:
             composite["after"] = after
         pages = {"composite": composite, "aggs": aggs}

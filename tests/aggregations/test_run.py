@@ -162,3 +162,64 @@ def test_one_failing_scope_leaves_the_others_and_its_bookmark(inputs, monkeypatc
     assert store.get("community-records-delta-added-agg", C) is None
     assert store.get("community-records-delta-added-agg", "global") == TODAY
     assert count(ALIASES[0], C) > 0  # the usage aggregators still ran for C
+
+
+def stored_without_timestamps():
+    """Every aggregation document of the session, by alias and id."""
+    found = {}
+    for alias in ALIASES:
+        index = prefix_index(alias)
+        current_search_client.indices.refresh(index=index, ignore_unavailable=True)
+        hits = current_search_client.search(
+            index=index,
+            body={"query": {"match_all": {}}, "size": 5000},
+            ignore_unavailable=True,
+        )["hits"]["hits"]
+        for hit in hits:
+            source = dict(hit["_source"])
+            source.pop("timestamp"), source.pop("updated_timestamp")
+            found[(alias, hit["_id"])] = source
+    return found
+
+
+def clear_aggregation_outputs():
+    """Delete the aggregation indices and bookmarks (inputs stay)."""
+    for alias in (*ALIASES, "stats-bookmarks-community"):
+        current_search_client.indices.delete(
+            index=prefix_index(f"{alias}*"), ignore_unavailable=True
+        )
+
+
+def test_an_interrupted_run_re_run_equals_an_uninterrupted_one(inputs, set_config):
+    """04 §7.7: stop after the second bulk chunk; the re-run ends identical."""
+    from invenio_stats_dashboard.jobs.interrupt import Interrupted
+
+    set_config(COMMUNITY_STATS_INITIAL_CHUNK_SIZE=3, COMMUNITY_STATS_MAX_CHUNK_SIZE=3)
+    AggregationRun(migration_state=lambda: "complete").run(request())
+    reference = stored_without_timestamps()
+    clear_aggregation_outputs()
+
+    asked = {"count": 0}
+
+    def stop_after_two_chunks():
+        asked["count"] += 1
+        return asked["count"] > 6  # asked once per document: 2 chunks of 3
+
+    def checkpoint():
+        if asked["count"] > 6:
+            raise Interrupted(15)
+
+    run = AggregationRun(
+        migration_state=lambda: "complete",
+        should_stop=stop_after_two_chunks,
+        checkpoint=checkpoint,
+    )
+    with pytest.raises(Interrupted):
+        run.run(request())
+    partial = stored_without_timestamps()
+    assert 0 < len(partial) < len(reference)
+    with task_lock("aggregation"):
+        pass  # the interrupted run released its lock
+
+    AggregationRun(migration_state=lambda: "complete").run(request())
+    assert stored_without_timestamps() == reference

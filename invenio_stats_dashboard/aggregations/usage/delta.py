@@ -1,9 +1,9 @@
 """Usage delta documents of one scope over a range of days (04 §5.2, 01 §5.5).
 
-Per side, one ``date_histogram`` request gives every day's totals and one paged
-composite aggregation per subcount field gives every day's items; a side without
-events in the range asks nothing more. Quiet days become zero documents here,
-never through per-day queries.
+Per side, one ``date_histogram`` of event counts, one with the distinct counts and
+one paged composite aggregation per subcount field give every day's totals and
+items; a side without events in the range asks nothing more after its counts.
+Quiet days become zero documents here, never through per-day queries.
 """
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ from typing import Any
 from ...usage_events.names import read_alias
 from ..days import day_end_label, day_start_label, days_between
 from ..subcounts import SourceField, SubcountSpec
-from .queries import DayItem, day_items, day_totals, zero_metrics
+from .queries import (
+    DayItem,
+    day_counts,
+    day_items,
+    day_totals,
+    precision_threshold,
+    zero_metrics,
+)
 
 SIDES = ("view", "download")
 
@@ -35,28 +42,54 @@ class UsageDeltaRange:
 def search_range(
     client, scope: str, first: date, last: date, specs: Sequence[SubcountSpec]
 ) -> UsageDeltaRange:
-    """Run the range's searches: totals first, items only for sides with events."""
+    """Run the range's searches: event counts first, the rest only where there are.
+
+    The busiest day's count bounds the cardinality precision (see ``queries``).
+    """
     found = UsageDeltaRange()
+    thresholds = {}
     for side in SIDES:
-        found.totals[side] = day_totals(
-            client, read_alias(side), scope, first, last, side == "download"
-        )
+        counts = day_counts(client, read_alias(side), scope, first, last)
+        found.totals[side] = {}
+        if counts:
+            thresholds[side] = precision_threshold(max(counts.values()))
+            found.totals[side] = day_totals(
+                client,
+                read_alias(side),
+                scope,
+                first,
+                last,
+                side == "download",
+                thresholds[side],
+            )
     for spec in specs:
         by_day = found.items.setdefault(spec.key, {})
-        for side in SIDES:
-            if not found.totals[side]:
-                continue
-            _merge(by_day, side, _side_items(client, scope, first, last, spec, side))
+        for side, threshold in thresholds.items():
+            items = _side_items(client, scope, first, last, spec, side, threshold)
+            _merge(by_day, side, items)
     return found
 
 
 def _side_items(
-    client, scope: str, first: date, last: date, spec: SubcountSpec, side: str
+    client,
+    scope: str,
+    first: date,
+    last: date,
+    spec: SubcountSpec,
+    side: str,
+    threshold: int,
 ) -> dict[date, dict[str, DayItem]]:
     """Return one side's items of a key, name-only entries included (04 §5.3)."""
     download = side == "download"
     items = day_items(
-        client, read_alias(side), scope, first, last, spec.fields, download
+        client,
+        read_alias(side),
+        scope,
+        first,
+        last,
+        spec.fields,
+        download,
+        threshold=threshold,
     )
     if spec.name_field:
         named = day_items(
@@ -68,6 +101,7 @@ def _side_items(
             [SourceField(spec.name_field)],
             download,
             without=[source.field for source in spec.fields],
+            threshold=threshold,
         )
         for day, day_found in named.items():
             for item_id, item in day_found.items():

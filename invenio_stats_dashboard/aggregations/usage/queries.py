@@ -1,13 +1,22 @@
 """The usage searches of a scope over a whole range of days (04 §5, §10).
 
-One request (or one composite page) covers every day of the range: the day is a
+One request (or one composite page) covers many days of the range: the day is a
 ``date_histogram`` bucket or a composite source, never a request of its own. Event
 counts are document counts, so nothing stops at 10,000; distinct counts use the
-cardinality aggregation at its maximum precision threshold (near-exact below it).
+cardinality aggregation, near-exact below its precision threshold.
+
+The threshold is OpenSearch's maximum (40,000) or the busiest day's event count,
+whichever is smaller. No bucket holds more distinct values than events, so the counts
+are the same either way, but OpenSearch reserves a sketch of up to 256 KB per
+bucket and per distinct metric at the maximum: a page of 1,000 items with four
+metrics would ask for 1 GB. Sketches follow the data instead, and each request
+holds at most ``CARDINALITY_BUDGET`` bytes of them (fewer days or items per request
+on a very busy scope).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -20,6 +29,12 @@ from ..subcounts import SourceField
 
 PRECISION_THRESHOLD = 40_000
 """OpenSearch's maximum; counts below it are near-exact (04 §5.2)."""
+
+CARDINALITY_BUDGET = 64 * 2**20
+"""Bytes of cardinality sketches one request may make the node hold."""
+
+MAX_PAGE = 1_000
+"""Composite buckets per page at most (every page is read)."""
 
 VIEW_METRICS = {
     "unique_visitors": "visitor_id",
@@ -56,13 +71,28 @@ def counted_events(scope: str, first: date, last: date) -> dict[str, Any]:
     return {"bool": {"filter": filters, "must_not": [{"term": {"is_robot": True}}]}}
 
 
-def metric_aggs(download: bool) -> dict[str, Any]:
+def precision_threshold(busiest_day: int) -> int:
+    """Return the threshold for a range whose busiest day has ``busiest_day`` events."""
+    return max(1, min(PRECISION_THRESHOLD, busiest_day))
+
+
+def sketch_bytes(threshold: int) -> int:
+    """Return what OpenSearch reserves per bucket for one distinct count."""
+    table = math.ceil(threshold / 0.75) * 4
+    return 1 << max(4, min(18, (table - 1).bit_length()))
+
+
+def buckets_per_request(threshold: int, download: bool) -> int:
+    """Return how many buckets keep one request within ``CARDINALITY_BUDGET``."""
+    sketches = len(DOWNLOAD_METRICS if download else VIEW_METRICS)
+    return max(1, CARDINALITY_BUDGET // (sketches * sketch_bytes(threshold)))
+
+
+def metric_aggs(download: bool, threshold: int = PRECISION_THRESHOLD) -> dict[str, Any]:
     """Return the sub-aggregations of one side's metrics."""
     fields = DOWNLOAD_METRICS if download else VIEW_METRICS
     aggs: dict[str, Any] = {
-        name: {
-            "cardinality": {"field": field, "precision_threshold": PRECISION_THRESHOLD}
-        }
+        name: {"cardinality": {"field": field, "precision_threshold": threshold}}
         for name, field in fields.items()
     }
     if download:
@@ -89,36 +119,74 @@ def bucket_metrics(bucket: Mapping[str, Any], download: bool) -> dict[str, int]:
     return metrics
 
 
-def day_totals(
-    client, index: str, scope: str, first: date, last: date, download: bool
-) -> dict[date, dict[str, int]]:
-    """Return each day's totals of one side; days without events are left out."""
+def _histogram(aggs: dict[str, Any] | None = None) -> dict[str, Any]:
+    histogram: dict[str, Any] = {
+        "date_histogram": {
+            "field": "timestamp",
+            "calendar_interval": "day",
+            "time_zone": "UTC",
+            "format": DAY_FORMAT,
+            "min_doc_count": 1,
+        }
+    }
+    if aggs:
+        histogram["aggs"] = aggs
+    return histogram
+
+
+def _day_buckets(client, index: str, query: dict, aggs=None) -> list[dict[str, Any]]:
     response = client.search(
         index=index,
         body={
             "size": 0,
             "track_total_hits": False,
-            "query": counted_events(scope, first, last),
-            "aggs": {
-                "days": {
-                    "date_histogram": {
-                        "field": "timestamp",
-                        "calendar_interval": "day",
-                        "time_zone": "UTC",
-                        "format": DAY_FORMAT,
-                        "min_doc_count": 1,
-                    },
-                    "aggs": metric_aggs(download),
-                }
-            },
+            "query": query,
+            "aggs": {"days": _histogram(aggs)},
         },
         ignore_unavailable=True,
     )
-    buckets = (response.get("aggregations") or {}).get("days", {}).get("buckets", [])
+    return (response.get("aggregations") or {}).get("days", {}).get("buckets", [])
+
+
+def day_counts(
+    client, index: str, scope: str, first: date, last: date
+) -> dict[date, int]:
+    """Return each day's number of counted events (days without any left out)."""
     return {
-        date.fromisoformat(bucket["key_as_string"]): bucket_metrics(bucket, download)
-        for bucket in buckets
+        date.fromisoformat(bucket["key_as_string"]): int(bucket["doc_count"])
+        for bucket in _day_buckets(client, index, counted_events(scope, first, last))
     }
+
+
+def day_totals(
+    client,
+    index: str,
+    scope: str,
+    first: date,
+    last: date,
+    download: bool,
+    threshold: int = PRECISION_THRESHOLD,
+) -> dict[date, dict[str, int]]:
+    """Return each day's totals of one side; days without events are left out.
+
+    One request per ``buckets_per_request`` days: the whole range unless the
+    scope is very busy.
+    """
+    span = buckets_per_request(threshold, download)
+    totals: dict[date, dict[str, int]] = {}
+    start = first
+    while start <= last:
+        end = min(last, start + timedelta(days=span - 1))
+        for bucket in _day_buckets(
+            client,
+            index,
+            counted_events(scope, start, end),
+            metric_aggs(download, threshold),
+        ):
+            day = date.fromisoformat(bucket["key_as_string"])
+            totals[day] = bucket_metrics(bucket, download)
+        start = end + timedelta(days=1)
+    return totals
 
 
 @dataclass
@@ -141,6 +209,7 @@ def day_items(
     sources: Sequence[SourceField],
     download: bool,
     without: Sequence[str] = (),
+    threshold: int = PRECISION_THRESHOLD,
 ) -> dict[date, dict[str, DayItem]]:
     """Return each day's items of one subcount with one side's metrics.
 
@@ -150,7 +219,7 @@ def day_items(
     Events carrying any of the ``without`` fields are left out (name-only funders).
     """
     labelled = [(s.field, s.label_field) for s in sources if s.label_field]
-    aggs = metric_aggs(download)
+    aggs = metric_aggs(download, threshold)
     if labelled:
         aggs["newest"] = {
             "top_hits": {
@@ -185,6 +254,7 @@ def day_items(
             {"item": {"terms": _item_source([s.field for s in sources])}},
         ],
         aggs,
+        page_size=min(MAX_PAGE, buckets_per_request(threshold, download)),
     ):
         day = date.fromisoformat(bucket["key"]["day"])
         item_id = str(bucket["key"]["item"])

@@ -192,3 +192,28 @@ def test_a_day_with_more_than_ten_thousand_events_is_counted_exactly(
     }
     assert found[date(2025, 3, 3)]["total_events"] == 10_001
     assert set(found) == {date(2025, 3, 2), date(2025, 3, 3)}
+
+
+def test_distinct_count_sketches_follow_the_data():
+    """A request never asks the node for more than the sketch budget.
+
+    At the maximum threshold a sketch is 256 KB, so 1,000 items with four
+    distinct counts would need 1 GB; with the busiest day's count as threshold
+    (the same counts: no bucket has more distinct values than events) a quiet
+    scope's page holds the full 1,000 items.
+    """
+    from invenio_stats_dashboard.aggregations.usage.queries import (
+        CARDINALITY_BUDGET,
+        MAX_PAGE,
+        buckets_per_request,
+        precision_threshold,
+        sketch_bytes,
+    )
+
+    assert sketch_bytes(40_000) == 256 * 1024
+    assert precision_threshold(120) == 120
+    assert precision_threshold(10**6) == 40_000
+    assert buckets_per_request(40_000, download=True) * 4 * 256 * 1024 <= (
+        CARDINALITY_BUDGET
+    )
+    assert buckets_per_request(precision_threshold(500), download=True) >= MAX_PAGE
