@@ -1,4 +1,4 @@
-"""Benchmark of the aggregators (04 "Beyond the original").
+r"""Benchmark of the aggregators (04 "Beyond the original").
 
 Runs against the real services of ``scripts/services.sh`` under its own index prefix
 (``bench-<random>-``), deleted at the end (``--keep`` leaves it). It builds the
@@ -90,7 +90,7 @@ class Version:
 
 
 def at(day, rng):
-    """A random moment of ``day`` (UTC)."""
+    """Return a random moment of ``day`` (UTC)."""
     return datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(
         seconds=rng.randrange(86_400)
     )
@@ -127,7 +127,9 @@ def make_versions(count, communities, first, last, rng):
             public=rng.random() > 0.05,
         )
         if rng.random() < 0.5:
-            for community in rng.sample(communities, rng.choice((1, 1, 2))):
+            for community in rng.sample(
+                communities, min(len(communities), rng.choice((1, 1, 2)))
+            ):
                 added = published + timedelta(
                     days=rng.choice((0, 0, 0, rng.randrange(60)))
                 )
@@ -142,7 +144,7 @@ def make_versions(count, communities, first, last, rng):
 
 
 def record_source(v):
-    """The ``_source`` of a version in the records index (the fields aggregation reads)."""
+    """Return the ``_source`` of a version in the records index (what aggregation reads)."""
     return {
         "id": v.record_id,
         "uuid": str(uuid.uuid4()),
@@ -180,7 +182,7 @@ def record_source(v):
 
 
 def membership_events(v):
-    """The log documents of a version (``global`` and its communities)."""
+    """Yield the log documents of a version (``global`` and its communities)."""
     from invenio_stats_dashboard.timeutils import format_utc
 
     def event(scope, kind, moment, deleted=None):
@@ -377,7 +379,7 @@ def run_aggregators(names, scopes, today, catch_up, counter):
 
 
 def add_one_hour(client, versions, communities, today, rng):
-    """New activity in the last hour: 20 versions joining scopes and 2,000 events."""
+    """Add one hour of activity: 20 versions joining scopes and 2,000 events."""
     from invenio_search.utils import prefix_index
     from opensearchpy.helpers import bulk
 
@@ -437,7 +439,8 @@ def print_table(title, rows):
     """Print one table."""
     print(f"\n{title}")
     print(
-        "| aggregator | scopes | scope-days | s | requests | requests / scope-day | searches | peak RSS growth MB |"
+        "| aggregator | scopes | scope-days | s | requests | requests / scope-day "
+        "| searches | peak RSS growth MB |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
@@ -554,7 +557,8 @@ def main(argv=None):
             )
             seconds = sum(r.seconds for r in steady)
             print(
-                f"\nSteady-state run, all four: {seconds:.1f} s (target < {SPEC_STEADY_SECONDS:.0f} s)"
+                f"\nSteady-state run, all four: {seconds:.1f} s "
+                f"(target < {SPEC_STEADY_SECONDS:.0f} s)"
             )
             if not args.skip_memory:
                 log("memory over 1 and 10 years")

@@ -62,7 +62,7 @@ class BookmarkStore:
                 "aggregation_type": aggregation_type,
                 "community_id": scope,
             },
-            refresh="wait_for",
+            refresh=True,
         )
 
     def list(
@@ -106,7 +106,7 @@ class BookmarkStore:
         response = self.client.delete(
             index=self.index,
             id=bookmark_id(aggregation_type, scope),
-            refresh="wait_for",
+            refresh=True,
             ignore=404,
         )
         return response.get("result") == "deleted"

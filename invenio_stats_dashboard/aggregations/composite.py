@@ -53,5 +53,47 @@ def composite_buckets(
         buckets = page.get("buckets", [])
         yield from buckets
         after = page.get("after_key")
-        if not buckets or after is None:
+        if len(buckets) < page_size or after is None:
             return
+
+
+def composite_buckets_by_name(
+    client,
+    index: str,
+    query: dict[str, Any],
+    composites: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]],
+    page_size: int = ITEM_PAGE,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ``(name, bucket)`` of several composites sharing one query.
+
+    ``composites`` maps a name to its sources and sub-aggregations. Every request
+    carries the composites that still have pages, each with its own ``after``, so
+    several subcounts cost one request per page instead of one each.
+    """
+    after: dict[str, dict[str, Any] | None] = dict.fromkeys(composites)
+    active = list(composites)
+    while active:
+        aggs: dict[str, Any] = {}
+        for name in active:
+            sources, sub_aggs = composites[name]
+            composite: dict[str, Any] = {"size": page_size, "sources": sources}
+            if after[name] is not None:
+                composite["after"] = after[name]
+            aggs[name] = {"composite": composite, "aggs": sub_aggs}
+        response = client.search(
+            index=index,
+            body={"size": 0, "track_total_hits": False, "query": query, "aggs": aggs},
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+        results = response.get("aggregations") or {}
+        still = []
+        for name in active:
+            page = results.get(name) or {}
+            buckets = page.get("buckets", [])
+            for bucket in buckets:
+                yield name, bucket
+            after[name] = page.get("after_key")
+            if len(buckets) == page_size and after[name] is not None:
+                still.append(name)
+        active = still

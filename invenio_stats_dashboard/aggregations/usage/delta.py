@@ -21,6 +21,7 @@ from .queries import (
     day_counts,
     day_items,
     day_totals,
+    keys_day_items,
     precision_threshold,
     zero_metrics,
 )
@@ -62,11 +63,12 @@ def search_range(
                 side == "download",
                 thresholds[side],
             )
+    for side, threshold in thresholds.items():
+        found_items = _side_items(client, scope, first, last, specs, side, threshold)
+        for spec in specs:
+            _merge(found.items.setdefault(spec.key, {}), side, found_items[spec.key])
     for spec in specs:
-        by_day = found.items.setdefault(spec.key, {})
-        for side, threshold in thresholds.items():
-            items = _side_items(client, scope, first, last, spec, side, threshold)
-            _merge(by_day, side, items)
+        found.items.setdefault(spec.key, {})
     return found
 
 
@@ -75,23 +77,29 @@ def _side_items(
     scope: str,
     first: date,
     last: date,
-    spec: SubcountSpec,
+    specs: Sequence[SubcountSpec],
     side: str,
     threshold: int,
-) -> dict[date, dict[str, DayItem]]:
-    """Return one side's items of a key, name-only entries included (04 §5.3)."""
+) -> dict[str, dict[date, dict[str, DayItem]]]:
+    """Return one side's items of every key, name-only entries included (04 §5.3).
+
+    All keys share one request per page; a key with a name field (funders) adds
+    one composite over events without any id, which needs its own query.
+    """
     download = side == "download"
-    items = day_items(
+    items = keys_day_items(
         client,
         read_alias(side),
         scope,
         first,
         last,
-        spec.fields,
+        {spec.key: spec.fields for spec in specs},
         download,
         threshold=threshold,
     )
-    if spec.name_field:
+    for spec in specs:
+        if not spec.name_field:
+            continue
         named = day_items(
             client,
             read_alias(side),
@@ -105,7 +113,7 @@ def _side_items(
         )
         for day, day_found in named.items():
             for item_id, item in day_found.items():
-                items.setdefault(day, {}).setdefault(item_id, item)
+                items[spec.key].setdefault(day, {}).setdefault(item_id, item)
     return items
 
 

@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from ...communities import GLOBAL_SCOPE
-from ..composite import composite_buckets
+from ..composite import composite_buckets_by_name
 from ..labels import container_path, entry_label
 from ..subcounts import SourceField
 
@@ -213,12 +213,98 @@ def day_items(
 ) -> dict[date, dict[str, DayItem]]:
     """Return each day's items of one subcount with one side's metrics.
 
-    An event counts once per distinct value over all ``sources`` (terms semantics);
-    every composite page is read, so no day has a bucket ceiling. Sources with a
-    label field give each item the label of the newest event's matching entry.
     Events carrying any of the ``without`` fields are left out (name-only funders).
     """
-    labelled = [(s.field, s.label_field) for s in sources if s.label_field]
+    return keys_day_items(
+        client,
+        index,
+        scope,
+        first,
+        last,
+        {"item": sources},
+        download,
+        without=without,
+        threshold=threshold,
+    )["item"]
+
+
+def keys_day_items(
+    client,
+    index: str,
+    scope: str,
+    first: date,
+    last: date,
+    keys: Mapping[str, Sequence[SourceField]],
+    download: bool,
+    without: Sequence[str] = (),
+    threshold: int = PRECISION_THRESHOLD,
+) -> dict[str, dict[date, dict[str, DayItem]]]:
+    """Return ``{key: {day: {item id: DayItem}}}`` of one side, every key at once.
+
+    An event counts once per distinct value over a key's sources (terms
+    semantics); every composite page is read, so no day has a bucket ceiling.
+    Sources with a label field give each item the label of the newest event's
+    matching entry. All keys share each request (one composite per key), with
+    pages sized so the request stays within ``CARDINALITY_BUDGET``.
+    """
+    query = counted_events(scope, first, last)
+    query["bool"]["must_not"] += [{"exists": {"field": field}} for field in without]
+    labelled: dict[str, list[tuple[str, str]]] = {
+        key: [(s.field, s.label_field) for s in sources if s.label_field]
+        for key, sources in keys.items()
+    }
+    composites = {
+        key: (
+            _day_item_sources(sources),
+            _item_aggs(labelled[key], download, threshold),
+        )
+        for key, sources in keys.items()
+    }
+    per_request = buckets_per_request(threshold, download) // max(1, len(keys))
+    found: dict[str, dict[date, dict[str, DayItem]]] = {key: {} for key in keys}
+    for key, bucket in composite_buckets_by_name(
+        client, index, query, composites, page_size=max(1, min(MAX_PAGE, per_request))
+    ):
+        day = date.fromisoformat(bucket["key"]["day"])
+        item_id = str(bucket["key"]["item"])
+        item = DayItem(bucket_metrics(bucket, download))
+        if labelled[key]:
+            newest = bucket["newest"]["hits"]["hits"][0]["_source"]
+            item.label = next(
+                (
+                    label
+                    for field, label_field in labelled[key]
+                    if (label := entry_label(newest, field, label_field, item_id))
+                    is not None
+                ),
+                None,
+            )
+            item.label_timestamp = str(newest.get("timestamp") or "")
+        found[key].setdefault(day, {})[item_id] = item
+    return found
+
+
+def _day_item_sources(sources: Sequence[SourceField]) -> list[dict[str, Any]]:
+    """Return the composite sources (day, item) of one key."""
+    return [
+        {
+            "day": {
+                "date_histogram": {
+                    "field": "timestamp",
+                    "calendar_interval": "day",
+                    "time_zone": "UTC",
+                    "format": DAY_FORMAT,
+                }
+            }
+        },
+        {"item": {"terms": _item_source([s.field for s in sources])}},
+    ]
+
+
+def _item_aggs(
+    labelled: list[tuple[str, str]], download: bool, threshold: int
+) -> dict[str, Any]:
+    """Return an item bucket's metrics, and its newest label when it has one."""
     aggs = metric_aggs(download, threshold)
     if labelled:
         aggs["newest"] = {
@@ -233,46 +319,7 @@ def day_items(
                 },
             }
         }
-    query = counted_events(scope, first, last)
-    query["bool"]["must_not"] += [{"exists": {"field": field}} for field in without]
-    items: dict[date, dict[str, DayItem]] = {}
-    for bucket in composite_buckets(
-        client,
-        index,
-        query,
-        [
-            {
-                "day": {
-                    "date_histogram": {
-                        "field": "timestamp",
-                        "calendar_interval": "day",
-                        "time_zone": "UTC",
-                        "format": DAY_FORMAT,
-                    }
-                }
-            },
-            {"item": {"terms": _item_source([s.field for s in sources])}},
-        ],
-        aggs,
-        page_size=min(MAX_PAGE, buckets_per_request(threshold, download)),
-    ):
-        day = date.fromisoformat(bucket["key"]["day"])
-        item_id = str(bucket["key"]["item"])
-        item = DayItem(bucket_metrics(bucket, download))
-        if labelled:
-            newest = bucket["newest"]["hits"]["hits"][0]["_source"]
-            item.label = next(
-                (
-                    label
-                    for field, label_field in labelled
-                    if (label := entry_label(newest, field, label_field, item_id))
-                    is not None
-                ),
-                None,
-            )
-            item.label_timestamp = str(newest.get("timestamp") or "")
-        items.setdefault(day, {})[item_id] = item
-    return items
+    return aggs
 
 
 UNION_SCRIPT = """
