@@ -334,6 +334,7 @@ class Row:
     requests: int = 0
     searches: int = 0
     rss_mb: float = 0.0
+    peak_mb: float = 0.0
 
 
 def run_aggregators(names, scopes, today, catch_up, counter):
@@ -373,6 +374,7 @@ def run_aggregators(names, scopes, today, catch_up, counter):
                 requests=sum(used.values()),
                 searches=used["search"] + used["count"],
                 rss_mb=(rss.peak - rss.baseline) / 2**20,
+                peak_mb=rss.peak / 2**20,
             )
         )
     return rows
@@ -440,14 +442,15 @@ def print_table(title, rows):
     print(f"\n{title}")
     print(
         "| aggregator | scopes | scope-days | s | requests | requests / scope-day "
-        "| searches | peak RSS growth MB |"
+        "| searches | RSS growth MB | peak RSS MB |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         per = row.requests / row.scope_days if row.scope_days else 0.0
         print(
             f"| {row.what} | {row.scopes} | {row.scope_days:,} | {row.seconds:.1f} | "
-            f"{row.requests:,} | {per:.2f} | {row.searches:,} | {row.rss_mb:.0f} |"
+            f"{row.requests:,} | {per:.2f} | {row.searches:,} | {row.rss_mb:.0f} | "
+            f"{row.peak_mb:.0f} |"
         )
 
 
@@ -563,7 +566,7 @@ def main(argv=None):
             if not args.skip_memory:
                 log("memory over 1 and 10 years")
                 memory = memory_history(client, args, counter, rng, today)
-                print("\nPeak RSS growth of a full catch-up, same distinct items")
+                print("\nPeak RSS of a full catch-up, same distinct items")
                 print("| aggregator | 1 year MB | 10 years MB | growth |")
                 print("|---|---|---|---|")
                 for one, ten in zip(memory[1], memory[10], strict=True):
