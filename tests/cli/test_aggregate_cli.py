@@ -117,3 +117,44 @@ def test_a_held_lock_exits_1_naming_the_holder(fixture_f, cli):
     assert result.exit_code == 1
     assert "held by" in result.output
     assert "Error: skipped" in result.output
+
+
+def test_the_background_twin_forwards_every_option(
+    fixture_f, cli, cli_process, tmp_path
+):
+    """Must-not-repeat 30: ``--aggregation-type`` and ``--no-update-bookmark`` reach
+    the child, which writes documents and leaves the bookmarks unchanged."""
+    import json
+    import time
+
+    pid_dir = str(tmp_path / "jobs")
+    started = cli_process(
+        "invenio",
+        "community-stats",
+        "aggregate-background",
+        "--pid-dir",
+        pid_dir,
+        "--community-id",
+        "global",
+        "--aggregation-type",
+        RECORDS_DELTA,
+        "--no-update-bookmark",
+        "--end-date",
+        D[5].isoformat(),
+    )
+    assert started.returncode == 0, started.stderr
+    assert f"--aggregation-type {RECORDS_DELTA} --no-update-bookmark" in started.stdout
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        found = cli(
+            root, "processes", "status", "aggregation", "--json", "--pid-dir", pid_dir
+        )
+        record = json.loads(found.stdout)
+        if record and record.get("exit_code") is not None:
+            break
+        time.sleep(0.5)
+    assert record["exit_code"] == 0, record
+    assert BookmarkStore(current_search_client).get(RECORDS_DELTA, "global") is None
+    index = prefix_index("stats-community-records-delta-added")
+    current_search_client.indices.refresh(index=index)
+    assert current_search_client.count(index=index)["count"] == 6

@@ -48,12 +48,12 @@ def search_range(
     The busiest day's count bounds the cardinality precision (see ``queries``).
     """
     found = UsageDeltaRange()
-    thresholds = {}
+    thresholds, counts = {}, {}
     for side in SIDES:
-        counts = day_counts(client, read_alias(side), scope, first, last)
+        counts[side] = day_counts(client, read_alias(side), scope, first, last)
         found.totals[side] = {}
-        if counts:
-            thresholds[side] = precision_threshold(max(counts.values()))
+        if counts[side]:
+            thresholds[side] = precision_threshold(max(counts[side].values()))
             found.totals[side] = day_totals(
                 client,
                 read_alias(side),
@@ -64,7 +64,9 @@ def search_range(
                 thresholds[side],
             )
     for side, threshold in thresholds.items():
-        found_items = _side_items(client, scope, first, last, specs, side, threshold)
+        found_items = _side_items(
+            client, scope, first, last, specs, side, threshold, counts[side]
+        )
         for spec in specs:
             _merge(found.items.setdefault(spec.key, {}), side, found_items[spec.key])
     for spec in specs:
@@ -80,6 +82,7 @@ def _side_items(
     specs: Sequence[SubcountSpec],
     side: str,
     threshold: int,
+    counts: dict[date, int],
 ) -> dict[str, dict[date, dict[str, DayItem]]]:
     """Return one side's items of every key, name-only entries included (04 §5.3).
 
@@ -96,6 +99,7 @@ def _side_items(
         {spec.key: spec.fields for spec in specs},
         download,
         threshold=threshold,
+        counts=counts,
     )
     for spec in specs:
         if not spec.name_field:
@@ -110,6 +114,7 @@ def _side_items(
             download,
             without=[source.field for source in spec.fields],
             threshold=threshold,
+            counts=counts,
         )
         for day, day_found in named.items():
             for item_id, item in day_found.items():

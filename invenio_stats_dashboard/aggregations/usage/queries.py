@@ -36,6 +36,10 @@ CARDINALITY_BUDGET = 64 * 2**20
 MAX_PAGE = 1_000
 """Composite buckets per page at most (every page is read)."""
 
+CHUNK_PAGES = 8
+"""Events per item request, in pages: every composite page re-reads the events of
+its request, so a long busy range is read in slices of about this many pages."""
+
 VIEW_METRICS = {
     "unique_visitors": "visitor_id",
     "unique_records": "recid",
@@ -210,6 +214,7 @@ def day_items(
     download: bool,
     without: Sequence[str] = (),
     threshold: int = PRECISION_THRESHOLD,
+    counts: Mapping[date, int] | None = None,
 ) -> dict[date, dict[str, DayItem]]:
     """Return each day's items of one subcount with one side's metrics.
 
@@ -225,7 +230,32 @@ def day_items(
         download,
         without=without,
         threshold=threshold,
+        counts=counts,
     )["item"]
+
+
+def event_slices(
+    counts: Mapping[date, int], first: date, last: date, capacity: int
+) -> list[tuple[date, date]]:
+    """Cut the days with events into slices of at most ``capacity`` events.
+
+    A day busier than ``capacity`` is a slice of its own; days without events are
+    left out, since they have no items.
+    """
+    slices: list[tuple[date, date]] = []
+    start: date | None = None
+    previous = first
+    total = 0
+    for day in sorted(d for d in counts if first <= d <= last):
+        if start is not None and total + counts[day] > capacity:
+            slices.append((start, previous))
+            start, total = None, 0
+        start = start or day
+        total += counts[day]
+        previous = day
+    if start is not None:
+        slices.append((start, previous))
+    return slices
 
 
 def keys_day_items(
@@ -238,6 +268,7 @@ def keys_day_items(
     download: bool,
     without: Sequence[str] = (),
     threshold: int = PRECISION_THRESHOLD,
+    counts: Mapping[date, int] | None = None,
 ) -> dict[str, dict[date, dict[str, DayItem]]]:
     """Return ``{key: {day: {item id: DayItem}}}`` of one side, every key at once.
 
@@ -245,10 +276,10 @@ def keys_day_items(
     semantics); every composite page is read, so no day has a bucket ceiling.
     Sources with a label field give each item the label of the newest event's
     matching entry. All keys share each request (one composite per key), with
-    pages sized so the request stays within ``CARDINALITY_BUDGET``.
+    pages sized so the request stays within ``CARDINALITY_BUDGET``. With the
+    range's daily event ``counts`` a busy range is read in slices of about
+    ``CHUNK_PAGES`` pages of events, so no page re-reads the whole range.
     """
-    query = counted_events(scope, first, last)
-    query["bool"]["must_not"] += [{"exists": {"field": field}} for field in without]
     labelled: dict[str, list[tuple[str, str]]] = {
         key: [(s.field, s.label_field) for s in sources if s.label_field]
         for key, sources in keys.items()
@@ -260,10 +291,23 @@ def keys_day_items(
         )
         for key, sources in keys.items()
     }
-    per_request = buckets_per_request(threshold, download) // max(1, len(keys))
+    page = max(1, min(MAX_PAGE, buckets_per_request(threshold, download) // len(keys)))
+    slices = (
+        [(first, last)]
+        if counts is None
+        else event_slices(counts, first, last, page * CHUNK_PAGES)
+    )
     found: dict[str, dict[date, dict[str, DayItem]]] = {key: {} for key in keys}
-    for key, bucket in composite_buckets_by_name(
-        client, index, query, composites, page_size=max(1, min(MAX_PAGE, per_request))
+    for key, bucket in (
+        found_bucket
+        for start, end in slices
+        for found_bucket in composite_buckets_by_name(
+            client,
+            index,
+            _without(counted_events(scope, start, end), without),
+            composites,
+            page_size=page,
+        )
     ):
         day = date.fromisoformat(bucket["key"]["day"])
         item_id = str(bucket["key"]["item"])
@@ -282,6 +326,12 @@ def keys_day_items(
             item.label_timestamp = str(newest.get("timestamp") or "")
         found[key].setdefault(day, {})[item_id] = item
     return found
+
+
+def _without(query: dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:
+    """Leave out events that carry any of ``fields``."""
+    query["bool"]["must_not"] += [{"exists": {"field": field}} for field in fields]
+    return query
 
 
 def _day_item_sources(sources: Sequence[SourceField]) -> list[dict[str, Any]]:

@@ -1,0 +1,150 @@
+"""Records aggregation edge cases of 04 §13: restore, day edges, late changes, scale.
+
+Each case writes versions and membership events straight to the indices and
+compares every stored delta and snapshot with the records oracle.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+
+from flask import current_app
+from helpers.oracle.membership import MembershipEvent
+from helpers.oracle.records import Version
+from helpers.records_expectations import (
+    expected_deltas,
+    expected_snapshots,
+    stored_documents,
+)
+from helpers.records_fixtures import VERSIONS, C, D, at, fixture_f_events
+from helpers.records_index import index_events
+
+from invenio_stats_dashboard.aggregations.base import RunOptions
+from invenio_stats_dashboard.aggregations.records.delta_aggregator import (
+    RecordsDeltaAggregator,
+)
+from invenio_stats_dashboard.aggregations.records.snapshot import (
+    RecordsSnapshotAggregator,
+)
+
+DELTAS = "stats-community-records-delta-added"
+SNAPSHOTS = "stats-community-records-snapshot-added"
+TOP = 20
+
+
+def run_both(scope, today, **options):
+    """Run the records delta, then its snapshot, for one scope."""
+    RecordsDeltaAggregator().run_pass(scope, RunOptions(today=today, **options))
+    return RecordsSnapshotAggregator().run_pass(scope, RunOptions(today=today))
+
+
+def assert_oracle(versions, events, scope, today):
+    """Every stored delta and snapshot of the scope equals the oracle."""
+    assert stored_documents(DELTAS, scope) == expected_deltas(
+        versions, events, scope, today
+    )
+    assert stored_documents(SNAPSHOTS, scope) == expected_snapshots(
+        versions, events, scope, today, TOP
+    )
+
+
+def test_a_restore_adds_the_version_again(written):
+    """04 §13 test 27: v1 deleted on D5, restored on D6 (a new ``added`` event)."""
+    events = [*fixture_f_events()]
+    for scope in (C, "global"):
+        events.append(MembershipEvent("v1", scope, "added", at(D[5]), at(D[5])))
+    written(VERSIONS, events)
+    today = D[5]
+    for scope in (C, "global"):
+        run_both(scope, today)
+        assert_oracle(VERSIONS, events, scope, today)
+        d5, d6 = (
+            stored_documents(DELTAS, scope)[f"{scope}-{d.isoformat()}"] for d in D[4:6]
+        )
+        assert d5["records"]["removed"]["with_files"] == 1
+        assert d6["records"]["added"]["with_files"] == 1
+
+
+def test_changes_at_the_last_millisecond_stay_on_their_day(written):
+    """A join at 23:59:59.999 counts on its day; a leave at 00:00:00 the next."""
+    edge = datetime(2025, 3, 1, 23, 59, 59, 999_000, tzinfo=UTC)
+    midnight = datetime(2025, 3, 3, tzinfo=UTC)
+    versions = {"edge": Version("edge", "p-edge", "u1", (("x.pdf", 5),))}
+    events = [
+        MembershipEvent("edge", C, "added", edge, edge),
+        MembershipEvent("edge", C, "removed", midnight, midnight),
+    ]
+    written(versions, events)
+    today = date(2025, 3, 4)
+    run_both(C, today)
+    assert_oracle(versions, events, C, today)
+    stored = stored_documents(DELTAS, C)
+    assert stored[f"{C}-2025-03-01"]["records"]["added"]["with_files"] == 1
+    assert stored[f"{C}-2025-03-03"]["records"]["removed"]["with_files"] == 1
+
+
+def test_late_membership_changes_rewind_the_next_pass(written):
+    """04 §7.6 and §13 test 12: events dated before the bookmark, written after it."""
+    events = fixture_f_events()
+    written(VERSIONS, events)
+    run_both(C, D[5])
+    late = MembershipEvent("v3", C, "removed", at(D[2], 15), datetime.now(UTC))
+    index_events([late])
+    events = [*events, late]
+
+    report = RecordsDeltaAggregator().run_pass(C, RunOptions(today=D[5]))
+    assert report.first_day == D[2]
+    assert "rewound" in report.note
+    RecordsSnapshotAggregator().run_pass(C, RunOptions(today=D[5]))
+    assert_oracle(VERSIONS, events, C, D[5])
+
+
+def test_ten_thousand_additions_in_one_day(written):
+    """Must-not-repeat 7: 10,050 versions joining on one day, all counted."""
+    day = date(2025, 5, 2)
+    moment = datetime(2025, 5, 2, 9, tzinfo=UTC)
+    versions = {
+        f"bulk-{n}": Version(f"bulk-{n}", f"bulk-p{n // 2}", f"u{n % 7}")
+        for n in range(10_050)
+    }
+    events = [
+        MembershipEvent(
+            record_id, C, "added", moment + timedelta(seconds=n % 3600), moment
+        )
+        for n, record_id in enumerate(versions)
+    ]
+    written(versions, events)
+    config = {**current_app.config, "COMMUNITY_STATS_SCAN_PAGE_SIZE": 500}
+    RecordsDeltaAggregator(config=config).run_pass(C, RunOptions(today=day))
+    RecordsSnapshotAggregator(config=config).run_pass(C, RunOptions(today=day))
+    delta = stored_documents(DELTAS, C)[f"{C}-{day.isoformat()}"]
+    snapshot = stored_documents(SNAPSHOTS, C)[f"{C}-{day.isoformat()}"]
+    assert delta["records"]["added"]["metadata_only"] == 10_050
+    assert delta["parents"]["added"]["metadata_only"] == 5_025
+    assert delta["uploaders"] == 7
+    assert snapshot["total_records"]["metadata_only"] == 10_050
+    assert snapshot["total_uploaders"] == 7
+
+
+def test_a_range_across_new_year_writes_both_yearly_indices(written):
+    """04 §13 test 20: Dec 30 → Jan 2 in the two yearly indices, snapshots continuous."""
+    from invenio_search import current_search_client
+    from invenio_search.utils import prefix_index
+
+    versions = {
+        "ny-1": Version("ny-1", "ny-p1", "u1"),
+        "ny-2": Version("ny-2", "ny-p2", "u2", (("y.csv", 7),)),
+    }
+    events = [
+        MembershipEvent(
+            "ny-1", C, "added", at(date(2024, 12, 30)), at(date(2024, 12, 30))
+        ),
+        MembershipEvent("ny-2", C, "added", at(date(2025, 1, 1)), at(date(2025, 1, 1))),
+    ]
+    written(versions, events)
+    today = date(2025, 1, 2)
+    run_both(C, today)
+    assert_oracle(versions, events, C, today)
+    for year, days in ((2024, 2), (2025, 2)):
+        index = prefix_index(f"{SNAPSHOTS}-{year}")
+        assert current_search_client.count(index=index)["count"] == days
+    last = stored_documents(SNAPSHOTS, C)[f"{C}-2025-01-02"]
+    assert last["total_records"] == {"metadata_only": 1, "with_files": 1}
