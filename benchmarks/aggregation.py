@@ -460,20 +460,25 @@ def memory_history(client, args, counter, rng, today):
 
     results = {}
     for years in (1, 10):
+        from invenio_stats_dashboard.proxies import current_community_stats
+
         for pattern in (
             "stats-community-*",
-            "stats-bookmarks-community",
+            "stats-bookmarks-*",
             "events-stats-*",
             "rdmrecords-records*",
         ):
-            client.delete_by_query(
+            client.indices.delete(
                 index=prefix_index(pattern),
-                body={"query": {"match_all": {}}},
-                refresh=True,
-                conflicts="proceed",
-                ignore_unavailable=True,
                 allow_no_indices=True,
+                expand_wildcards="all",
+                request_timeout=300,
             )
+        from invenio_rdm_records.records.api import RDMRecord
+        from invenio_search import current_search
+
+        list(current_search.create(index_list=[RDMRecord.index._name]))
+        current_community_stats.ensure_search_setup(force=True)
         local = random.Random(args.seed + 1)  # the same versions and events each time
         first = today - timedelta(days=365 * years - 1)
         small = argparse.Namespace(
@@ -488,6 +493,16 @@ def memory_history(client, args, counter, rng, today):
         rows = run_aggregators(ORDER, [*communities, "global"], today, True, counter)
         results[years] = rows
     return results
+
+
+def print_memory(memory):
+    """Print the 1- and 10-year peak RSS table."""
+    print("\nPeak RSS of a full catch-up, same distinct items")
+    print("| aggregator | 1 year MB | 10 years MB | growth |")
+    print("|---|---|---|---|")
+    for one, ten in zip(memory[1], memory[10], strict=True):
+        growth = (ten.peak_mb - one.peak_mb) / one.peak_mb
+        print(f"| {one.what} | {one.peak_mb:.0f} | {ten.peak_mb:.0f} | {growth:+.1%} |")
 
 
 ORDER = (
@@ -508,6 +523,11 @@ def parse_args(argv):
     parser.add_argument("--downloads", type=int, default=200_000)
     parser.add_argument("--memory-scopes", type=int, default=3)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only the 1- and 10-year memory table",
+    )
     parser.add_argument("--seed", type=int, default=20251205)
     parser.add_argument("--keep", action="store_true")
     return parser.parse_args(argv)
@@ -533,6 +553,9 @@ def main(argv=None):
             first = today - timedelta(days=365 * args.years)
             communities = [f"bench-c{n}" for n in range(args.communities)]
             scopes = [*communities, "global"]
+            if args.memory_only:
+                print_memory(memory_history(client, args, counter, rng, today))
+                return 0
             log("building the dataset")
             versions = build_dataset(
                 client, args, first, today - timedelta(days=1), rng, communities
@@ -565,17 +588,7 @@ def main(argv=None):
             )
             if not args.skip_memory:
                 log("memory over 1 and 10 years")
-                memory = memory_history(client, args, counter, rng, today)
-                print("\nPeak RSS of a full catch-up, same distinct items")
-                print("| aggregator | 1 year MB | 10 years MB | growth |")
-                print("|---|---|---|---|")
-                for one, ten in zip(memory[1], memory[10], strict=True):
-                    growth = (
-                        (ten.rss_mb - one.rss_mb) / one.rss_mb if one.rss_mb else 0.0
-                    )
-                    print(
-                        f"| {one.what} | {one.rss_mb:.0f} | {ten.rss_mb:.0f} | {growth:+.0%} |"
-                    )
+                print_memory(memory_history(client, args, counter, rng, today))
         finally:
             counter.close()
             if not args.keep:

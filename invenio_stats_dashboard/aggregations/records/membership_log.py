@@ -70,9 +70,12 @@ def late_change_day(
             "query": {
                 "bool": {
                     "filter": [{"term": {"community_id": scope}}],
+                    # ``gte``: ``gt`` on a value without milliseconds rounds up
+                    # to the end of its second, which would hide a change written
+                    # in the same second as the pass (a needless recompute is safe)
                     "should": [
-                        {"range": {"timestamp": {"gt": written_after}}},
-                        {"range": {"updated_timestamp": {"gt": written_after}}},
+                        {"range": {"timestamp": {"gte": written_after}}},
+                        {"range": {"updated_timestamp": {"gte": written_after}}},
                     ],
                     "minimum_should_match": 1,
                 }
