@@ -25,3 +25,14 @@ def test_pytest_config_is_strict():
     pyproject = (TESTS.parent / "pyproject.toml").read_text()
     assert "--strict-markers" in pyproject
     assert "--strict-config" in pyproject
+
+
+def test_no_skipped_aggregation_tests_at_all():
+    """04 §12 row 28: nothing in ``tests/aggregations`` is skipped, issue or not."""
+    offenders = [
+        f"{path.relative_to(TESTS)}:{number}"
+        for path in (TESTS / "aggregations").rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if SKIP.search(line)
+    ]
+    assert offenders == []
