@@ -45,7 +45,17 @@ def test_help_lists_only_working_commands():
     InvenioStatsDashboard(app)
     result = app.test_cli_runner().invoke(cli, ["--help"])
     assert result.exit_code == 0
-    assert set(cli.commands) == {"community-events", "processes", "usage-events"}
+    assert set(cli.commands) == {
+        "aggregate",
+        "aggregate-background",
+        "status",
+        "read",
+        "clear-bookmarks",
+        "clear-lock",
+        "community-events",
+        "processes",
+        "usage-events",
+    }
     assert set(cli.commands["community-events"].commands) == {
         "generate",
         "status",
