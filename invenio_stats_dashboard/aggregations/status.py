@@ -25,6 +25,7 @@ from .bookmarks import BookmarkStore
 from .composite import composite_buckets
 from .days import day_start_label
 from .names import ALIASES, RECORDS_DELTA, RUN_ORDER, USAGE_DELTA
+from .scope_start import earliest_day
 
 SNAPSHOT_OF = {
     "community-records-snapshot-added-agg": RECORDS_DELTA,
@@ -89,22 +90,6 @@ def _per_scope_dates(
     return found
 
 
-def _global_first(client, index: str, field: str, query: dict) -> date | None:
-    response = client.search(
-        index=index,
-        body={
-            "size": 0,
-            "track_total_hits": False,
-            "query": query,
-            "aggs": {"first": {"min": {"field": field}}},
-        },
-        ignore_unavailable=True,
-        allow_no_indices=True,
-    )
-    first = (response.get("aggregations") or {}).get("first") or {}
-    return _day(first.get("value_as_string")) if first.get("value") else None
-
-
 def scope_starts(client, scopes: Iterable[str]) -> dict[str, dict[str, date | None]]:
     """Return each scope's records and usage start (04 §7.2)."""
     records = {
@@ -121,7 +106,7 @@ def scope_starts(client, scopes: Iterable[str]) -> dict[str, dict[str, date | No
             client, events, "community_ids", "timestamp", not_robot
         ).items()
     }
-    usage[GLOBAL_SCOPE] = _global_first(client, events, "timestamp", not_robot)
+    usage[GLOBAL_SCOPE] = earliest_day(client, events, "timestamp", not_robot)
     starts = {}
     for scope in scopes:
         found = [d for d in (records.get(scope), usage.get(scope)) if d is not None]

@@ -66,8 +66,6 @@ class WriteResult:
     indices: set[str] = field(default_factory=set)
     years: set[int] = field(default_factory=set)
     interrupted: bool = False
-    chunk_sizes: list[int] = field(default_factory=list)
-    """Size of every bulk request sent (the report and the 413 test read it)."""
 
 
 class ChunkTooLargeError(Exception):
@@ -150,7 +148,6 @@ class DayDocumentWriter:
                 "bulk chunk refused (%s); retrying with %s", error, self.size
             )
             return True
-        result.chunk_sizes.append(len(chunk))
         del buffer[: len(chunk)]
         failed_ids = {item_result(item).get("_id") for item in failed}
         for day, action in chunk:
