@@ -23,9 +23,10 @@ from ..search_indices.templates import ensure_templates
 from ..timeutils import utc_now
 from .bookmarks import AggregationBookmark, BookmarkStore
 from .days import compute_time, day_start_label
+from .memory import PageBudget
 from .names import ALIASES, document_id, yearly_index
 from .ranges import ONE_DAY, pass_range
-from .reports import FAILED, INTERRUPTED, NOTHING_TO_DO, PassReport
+from .reports import FAILED, INTERRUPTED, MEMORY_BUDGET, NOTHING_TO_DO, PassReport
 from .requests import CountingClient
 from .scopes import default_scopes
 from .writer import ChunkPolicy, DayDocumentWriter
@@ -42,6 +43,8 @@ class PassContext:
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     """What the report should also say (``missing_records`` ...)."""
+    pages: PageBudget = field(default_factory=lambda: PageBudget(200, 1, budget=2**62))
+    """The scan page size under the memory budget (04 §10)."""
 
 
 @dataclass(frozen=True)
@@ -165,14 +168,18 @@ class DailyAggregator:
             report.note = "no data" if start is None else "up to date"
         else:
             context = PassContext(
-                scope, planned.first, planned.last, compute_time(utc_now())
+                scope,
+                planned.first,
+                planned.last,
+                compute_time(utc_now()),
+                pages=PageBudget.from_config(self.config),
             )
             report.note = "; ".join(n for n in (report.note, planned.reason) if n)
             writer = DayDocumentWriter(
                 client,
                 self.alias,
                 ChunkPolicy.from_config(self.config),
-                should_stop=self.should_stop,
+                should_stop=lambda: self.should_stop() or context.pages.over_budget(),
             )
             result = writer.write(scope, self.documents(client, context))
             report.first_day = result.first_day or planned.first
@@ -182,6 +189,8 @@ class DailyAggregator:
             error = result.error or context.error
             if error:
                 report.status, report.error = FAILED, error
+            elif context.pages.exhausted:
+                report.status, report.error = MEMORY_BUDGET, context.pages.reason()
             elif result.interrupted:
                 report.status = INTERRUPTED
             if planned.moves_bookmark and result.last_written_day is not None:

@@ -10,6 +10,8 @@ COMPLETED = "completed"
 NOTHING_TO_DO = "nothing to do"
 FAILED = "failed"
 INTERRUPTED = "interrupted"
+MEMORY_BUDGET = "memory budget"
+"""Stopped at the last written day: over the memory budget at the minimum page."""
 
 
 @dataclass

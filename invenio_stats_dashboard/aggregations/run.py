@@ -30,7 +30,7 @@ from .job_registry import JobRegistry
 from .names import RUN_ORDER
 from .preconditions import check_preconditions
 from .ranges import ONE_DAY
-from .reports import COMPLETED, FAILED, INTERRUPTED, PassReport
+from .reports import COMPLETED, FAILED, INTERRUPTED, MEMORY_BUDGET, PassReport
 from .scopes import default_scopes
 
 logger = logging.getLogger(__name__)
@@ -213,7 +213,7 @@ class AggregationRun:
                             years.setdefault(scope, set()).update(report.years)
                             self.on_pass(report)
                             registry.refresh(scope)
-                if any(p.status == FAILED for p in entry.passes):
+                if any(p.status in (FAILED, MEMORY_BUDGET) for p in entry.passes):
                     entry.status = RUN_WITH_ERRORS
         finally:
             current_year = utc_now().year

@@ -58,7 +58,7 @@ class SnapshotAggregator(DailyAggregator):
     def start_state(
         self,
         client,
-        scope: str,
+        context: PassContext,
         base_day: date | None,
         base: dict[str, Any] | None,
         days: tuple[date, date],
@@ -87,11 +87,9 @@ class SnapshotAggregator(DailyAggregator):
         )
         if start is None:
             return
-        state = self.start_state(
-            client, context.scope, base_day, base, (start, context.last)
-        )
+        state = self.start_state(client, context, base_day, base, (start, context.last))
         expected = start
-        for day, delta in self._deltas(client, context.scope, start, context.last):
+        for day, delta in self._deltas(client, context, start, context.last):
             if day != expected:
                 break
             yield day, self.next_document(state, day, delta, context)
@@ -140,10 +138,14 @@ class SnapshotAggregator(DailyAggregator):
         return (moment.date() if moment else None), found[0]["_source"]
 
     def _deltas(
-        self, client, scope: str, first: date, last: date
+        self, client, context: PassContext, first: date, last: date
     ) -> Iterator[tuple[date, dict[str, Any]]]:
-        """Yield the scope's delta documents from ``first`` to ``last`` in day order."""
-        page_size = int(
+        """Yield the scope's delta documents from ``first`` to ``last`` in day order.
+
+        Pages start at the delta buffer size and shrink with the memory budget.
+        """
+        scope, pages = context.scope, context.pages
+        buffer = int(
             self.config.get("COMMUNITY_STATS_DELTA_BUFFER_SIZE")
             or self.config["COMMUNITY_STATS_SCAN_PAGE_SIZE"]
         )
@@ -169,7 +171,7 @@ class SnapshotAggregator(DailyAggregator):
             index=self.delta_alias,
             body=body,
             sort=[{"period_start": "asc"}],
-            page_size=page_size,
+            page_size=lambda: pages.next_size(buffer),
         ):
             for hit in page:
                 moment = parse_utc(hit["_source"]["period_start"])

@@ -68,8 +68,8 @@ class WriteResult:
     interrupted: bool = False
 
 
-class ChunkTooLargeError(Exception):
-    """A chunk was refused at the minimum chunk size."""
+class PassStopped(Exception):
+    """Raised by a document producer that must stop the pass (memory budget)."""
 
 
 class DayDocumentWriter:
@@ -96,23 +96,28 @@ class DayDocumentWriter:
     def write(
         self, scope: str, documents: Iterable[tuple[date, dict[str, Any]]]
     ) -> WriteResult:
-        """Write ``documents`` in day order; stop at the first failed day."""
+        """Write ``documents`` in day order; stop at the first failed day.
+
+        A producer that raises :class:`PassStopped` ends the pass like a stop
+        request: the days produced before it are written and final.
+        """
         result = WriteResult()
         buffer: list[tuple[date, dict[str, Any]]] = []
-        for day, document in documents:
-            if result.first_day is None:
-                result.first_day = day
-            buffer.append((day, self._action(scope, day, document)))
-            if len(buffer) >= self.size and not self._flush(buffer, result):
-                break
-            if self.should_stop():
-                result.interrupted = True
-                while buffer and self._flush(buffer, result):
-                    pass
-                break
-        else:
-            while buffer and self._flush(buffer, result):
-                pass
+        try:
+            for day, document in documents:
+                if result.first_day is None:
+                    result.first_day = day
+                buffer.append((day, self._action(scope, day, document)))
+                if len(buffer) >= self.size and not self._flush(buffer, result):
+                    buffer.clear()
+                    break
+                if self.should_stop():
+                    result.interrupted = True
+                    break
+        except PassStopped:
+            result.interrupted = True
+        while buffer and self._flush(buffer, result):
+            pass
         if result.indices:
             self.client.indices.refresh(index=",".join(sorted(result.indices)))
         return result

@@ -5,7 +5,7 @@ hits; ``point_in_time`` additionally freezes the view so a long scan is not dist
 by writes it makes itself (the backfill writes while it scans).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,16 +30,20 @@ def search_after_pages(
     sort: list[Any],
     index: str | None = None,
     pit_id: str | None = None,
-    page_size: int = PAGE_SIZE,
+    page_size: int | Callable[[], int] = PAGE_SIZE,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield lists of hits until the search is exhausted.
+
+    ``page_size`` may be a callable asked before each page, so a memory budget can
+    shrink the pages of a running scan.
 
     ``sort`` must end on a field that is unique per document, otherwise hits tied on
     the whole sort at a page boundary would be skipped.
     """
     after: list[Any] | None = None
     while True:
-        request = {**body, "size": page_size, "sort": sort, "track_total_hits": False}
+        size = page_size() if callable(page_size) else page_size
+        request = {**body, "size": size, "sort": sort, "track_total_hits": False}
         if after is not None:
             request["search_after"] = after
         if pit_id is not None:
@@ -51,7 +55,7 @@ def search_after_pages(
         if not hits:
             return
         yield hits
-        if len(hits) < page_size:
+        if len(hits) < size:
             return
         after = hits[-1]["sort"]
 

@@ -55,7 +55,7 @@ class RecordsDeltaAggregator(DailyAggregator):
         self, client, context: PassContext
     ) -> Iterator[tuple[date, dict[str, Any]]]:
         specs = subcount_specs(self.config["COMMUNITY_STATS_SUBCOUNTS"], "records")
-        page = int(self.config["COMMUNITY_STATS_SCAN_PAGE_SIZE"])
+        page = context.pages.next_size
         touched = touched_records(client, context.scope, context.first, context.last)
         versions = {}
         if touched:

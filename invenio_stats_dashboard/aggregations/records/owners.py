@@ -9,6 +9,7 @@ of those owners and nobody else's.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from datetime import date
 
 from .members import ScopeMembers
@@ -28,7 +29,12 @@ class OwnerTimeline:
 
     @classmethod
     def read(
-        cls, client, scope: str, first: date, last: date, page_size: int
+        cls,
+        client,
+        scope: str,
+        first: date,
+        last: date,
+        page_size: int | Callable[[], int],
     ) -> OwnerTimeline:
         """Read the owners of the range's touched versions and all their versions."""
         touched = touched_records(client, scope, first, last)

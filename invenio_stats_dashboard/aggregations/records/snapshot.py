@@ -167,19 +167,20 @@ class RecordsSnapshotAggregator(SnapshotAggregator):
     def start_state(
         self,
         client,
-        scope: str,
+        context: PassContext,
         base_day: date | None,
         base: dict[str, Any] | None,
         days: tuple[date, date],
     ) -> RecordsRunningState:
         """Return the state of the base snapshot, or zeros without one."""
+        scope = context.scope
         first, last = days
         owners = OwnerTimeline.read(
             client,
             scope,
             first,
             last,
-            int(self.config["COMMUNITY_STATS_SCAN_PAGE_SIZE"]),
+            context.pages.next_size,
         )
         state = RecordsRunningState(
             scope,

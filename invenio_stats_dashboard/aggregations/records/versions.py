@@ -10,7 +10,7 @@ is taken from a version with restricted metadata, and restricted files give no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,7 +163,11 @@ def facts_of(
 
 
 def _sources(
-    client, field_name: str, values: Iterable[str], includes: list[str], page: int
+    client,
+    field_name: str,
+    values: Iterable[str],
+    includes: list[str],
+    page: int | Callable[[], int],
 ) -> Iterator[dict[str, Any]]:
     for batch in batched(sorted(set(values))):
         for hit in iter_hits(
@@ -186,7 +190,7 @@ def load_versions(
     record_ids: Iterable[str] = (),
     parent_ids: Iterable[str] = (),
     owners: Iterable[str] = (),
-    page_size: int = 200,
+    page_size: int | Callable[[], int] = 200,
 ) -> dict[str, VersionFacts]:
     """Return the facts of the named versions, parents' and owners' versions.
 

@@ -114,12 +114,13 @@ class UsageSnapshotAggregator(SnapshotAggregator):
     def start_state(
         self,
         client,
-        scope: str,
+        context: PassContext,
         base_day: date | None,
         base: dict[str, Any] | None,
         days: tuple[date, date],
     ) -> UsageRunningState:
         """Return the state of the base snapshot, or zeros without one."""
+        scope = context.scope
         state = UsageRunningState(
             self._specs(),
             int(self.config["COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT"]),

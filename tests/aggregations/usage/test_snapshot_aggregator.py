@@ -132,3 +132,37 @@ def test_a_rewritten_old_delta_lowers_the_snapshot_bookmark(usage_events):
     assert report.first_day == TODAY.replace(month=2, day=28)
     expected = expected_snapshots(views, downloads, "global", TODAY, TOP)
     assert stored_documents(SNAPSHOT_ALIAS, "global") == expected
+
+
+def test_over_the_memory_budget_the_pass_stops_at_its_last_written_day(usage_events):
+    """04 §10: pages shrink to the minimum, then the pass stops with its bookmark.
+
+    A budget of one byte is always exceeded: the delta pages shrink 4 → 2 → 1 over
+    the first check and the first written day, and the check after the second day
+    stops the pass. The next pass, under a normal budget, continues from there.
+    """
+    views, downloads = usage_events
+    delta, snapshot = aggregators()
+    delta.run_pass("global", RunOptions(today=TODAY))
+    tight = UsageSnapshotAggregator(
+        config={
+            **snapshot.config,
+            "COMMUNITY_STATS_MEM_BUDGET_BYTES": 1,
+            "COMMUNITY_STATS_SCAN_PAGE_SIZE": 4,
+            "COMMUNITY_STATS_SCAN_PAGE_SIZE_MIN": 1,
+        }
+    )
+    report = tight.run_pass("global", RunOptions(today=TODAY))
+
+    expected = expected_snapshots(views, downloads, "global", TODAY, TOP)
+    first_two = dict(sorted(expected.items())[:2])
+    assert report.status == "memory budget"
+    assert report.error.startswith("memory budget: resident memory")
+    assert report.documents == 2
+    assert stored_documents(SNAPSHOT_ALIAS, "global") == first_two
+    store = BookmarkStore(current_search_client)
+    assert store.get(SNAPSHOT, "global") == report.last_day
+    assert f"global-{report.last_day.isoformat()}" == max(first_two)
+
+    assert snapshot.run_pass("global", RunOptions(today=TODAY)).status == "completed"
+    assert stored_documents(SNAPSHOT_ALIAS, "global") == expected
