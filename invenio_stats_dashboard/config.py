@@ -804,8 +804,8 @@ COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT = 20
 """Number of items kept by ``top`` subcounts in snapshot documents."""
 
 COMMUNITY_STATS_FILTER_AGGREGATION_SIZE = 10000
-"""Page size when listing communities from the community-events index (all pages
-are read, so this is not a cap)."""
+"""Page size when listing communities, for runs and ``status`` (all pages are read,
+so this is not a cap)."""
 
 COMMUNITY_STATS_INITIAL_CHUNK_SIZE = 50
 """Initial number of documents per adaptive bulk-index request."""

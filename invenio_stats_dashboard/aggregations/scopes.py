@@ -17,7 +17,8 @@ def default_scopes(client, config: Mapping[str, Any]) -> list[str]:
 
     With ``STATS_DASHBOARD_COMMUNITY_OPT_IN`` on, eligible means the community's
     ``stats:dashboard_enabled`` is exactly true; otherwise every community is.
-    ``global`` is always aggregated, whatever the dashboard flags say.
+    ``global`` is always aggregated, whatever the dashboard flags say. Pages hold
+    ``COMMUNITY_STATS_FILTER_AGGREGATION_SIZE`` communities; every page is read.
     """
     opt_in = bool(config.get("STATS_DASHBOARD_COMMUNITY_OPT_IN", True))
     scopes = [
@@ -27,6 +28,7 @@ def default_scopes(client, config: Mapping[str, Any]) -> list[str]:
             index=prefix_index(COMMUNITIES_ALIAS),
             body={"_source": ["id", f"custom_fields.{DASHBOARD_ENABLED_FIELD}"]},
             sort=[{"id": "asc"}],
+            page_size=int(config.get("COMMUNITY_STATS_FILTER_AGGREGATION_SIZE", 1000)),
         )
         if is_dashboard_enabled(hit["_source"].get("custom_fields"), opt_in)
     ]

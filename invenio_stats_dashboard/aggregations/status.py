@@ -22,7 +22,7 @@ from ..community_events.documents import alias_name
 from ..timeutils import parse_utc
 from ..usage_events.names import read_alias
 from .bookmarks import BookmarkStore
-from .composite import composite_buckets
+from .composite import ITEM_PAGE, composite_buckets
 from .days import day_start_label
 from .names import ALIASES, RECORDS_DELTA, RUN_ORDER, USAGE_DELTA
 from .scope_start import earliest_day
@@ -68,7 +68,12 @@ def _day(value: Any) -> date | None:
 
 
 def _per_scope_dates(
-    client, index: str, scope_field: str, date_field: str, query: dict | None = None
+    client,
+    index: str,
+    scope_field: str,
+    date_field: str,
+    query: dict | None = None,
+    page_size: int = ITEM_PAGE,
 ) -> dict[str, dict[str, Any]]:
     """Return ``{scope: {count, first, last}}`` from one paged composite."""
     found: dict[str, dict[str, Any]] = {}
@@ -81,6 +86,7 @@ def _per_scope_dates(
             "first": {"min": {"field": date_field}},
             "last": {"max": {"field": date_field}},
         },
+        page_size=page_size,
     ):
         found[str(bucket["key"]["scope"])] = {
             "count": int(bucket["doc_count"]),
@@ -90,12 +96,14 @@ def _per_scope_dates(
     return found
 
 
-def scope_starts(client, scopes: Iterable[str]) -> dict[str, dict[str, date | None]]:
+def scope_starts(
+    client, scopes: Iterable[str], page_size: int = ITEM_PAGE
+) -> dict[str, dict[str, date | None]]:
     """Return each scope's records and usage start (04 §7.2)."""
     records = {
         scope: values["first"]
         for scope, values in _per_scope_dates(
-            client, alias_name(), "community_id", "event_date"
+            client, alias_name(), "community_id", "event_date", page_size=page_size
         ).items()
     }
     events = f"{read_alias('view')},{read_alias('download')}"
@@ -103,7 +111,7 @@ def scope_starts(client, scopes: Iterable[str]) -> dict[str, dict[str, date | No
     usage = {
         scope: values["first"]
         for scope, values in _per_scope_dates(
-            client, events, "community_ids", "timestamp", not_robot
+            client, events, "community_ids", "timestamp", not_robot, page_size
         ).items()
     }
     usage[GLOBAL_SCOPE] = earliest_day(client, events, "timestamp", not_robot)
@@ -118,11 +126,18 @@ def scope_starts(client, scopes: Iterable[str]) -> dict[str, dict[str, date | No
 
 
 def aggregation_status(
-    client, scopes: list[str], today: date, names: Iterable[str] = RUN_ORDER
+    client,
+    scopes: list[str],
+    today: date,
+    names: Iterable[str] = RUN_ORDER,
+    page_size: int = ITEM_PAGE,
 ) -> list[ScopeStatus]:
-    """Return one row per (scope, aggregator), scopes in the given order."""
+    """Return one row per (scope, aggregator), scopes in the given order.
+
+    Every per-scope figure is read in composite pages of ``page_size`` scopes.
+    """
     names = list(names)
-    starts = scope_starts(client, scopes)
+    starts = scope_starts(client, scopes, page_size)
     bookmarks = {
         (b.aggregation_type, b.community_id): b.date
         for b in BookmarkStore(client).list(names)
@@ -134,7 +149,7 @@ def aggregation_status(
             per_aggregator[name] = None
             continue
         per_aggregator[name] = _per_scope_dates(
-            client, index, "community_id", DATE_FIELDS[name]
+            client, index, "community_id", DATE_FIELDS[name], page_size=page_size
         )
     rows = []
     for scope in scopes:

@@ -44,10 +44,11 @@ DATE_FIELD = {
     RECORDS_SNAPSHOT: "snapshot_date",
     USAGE_SNAPSHOT: "snapshot_date",
 }
-READ_PAGE = 500
 
 
-def read_documents(client, name: str, scope: str, first, last) -> list[dict]:
+def read_documents(
+    client, name: str, scope: str, first, last, page_size: int = 200
+) -> list[dict]:
     """Return a scope's documents of one aggregator, by date, every page read."""
     field = DATE_FIELD[name]
     body = {
@@ -74,7 +75,7 @@ def read_documents(client, name: str, scope: str, first, last) -> list[dict]:
             index=prefix_index(ALIASES[name]),
             body=body,
             sort=[{field: "asc"}],
-            page_size=READ_PAGE,
+            page_size=page_size,
         )
         for hit in page
     ]
@@ -109,7 +110,12 @@ def read(community_id, start_date, end_date, query_type, as_json):
     chosen = [query_type] if query_type else list(QUERY_TYPES)
     result = {
         QUERY_TYPES[kind][0]: read_documents(
-            current_search_client, QUERY_TYPES[kind][1], scope, first, last
+            current_search_client,
+            QUERY_TYPES[kind][1],
+            scope,
+            first,
+            last,
+            int(current_app.config["COMMUNITY_STATS_SCAN_PAGE_SIZE"]),
         )
         for kind in chosen
     }

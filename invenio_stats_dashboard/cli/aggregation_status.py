@@ -180,7 +180,12 @@ def status(community_ids, verbose, as_json, verify):
         scopes = default_scopes(client, config)
     today: date = utc_now().date()
     checks = setup_checks(client, config)
-    rows = aggregation_status(client, scopes, today)
+    rows = aggregation_status(
+        client,
+        scopes,
+        today,
+        page_size=int(config["COMMUNITY_STATS_FILTER_AGGREGATION_SIZE"]),
+    )
     drifts = [verify_scope(client, scope) for scope in scopes] if verify else []
     if as_json:
         click.echo(

@@ -4,9 +4,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from helpers.communities import make_community, refresh_communities_index
 from helpers.oracle.membership import MembershipEvent
 from helpers.oracle.records import Version
 from helpers.records_index import delete_versions, index_events, index_versions
+from helpers.users import make_user
 from invenio_search import current_search_client
 from invenio_search.utils import prefix_index
 
@@ -14,6 +16,7 @@ from invenio_stats_dashboard.aggregations.bookmarks import BookmarkStore
 from invenio_stats_dashboard.cli import cli as root
 from invenio_stats_dashboard.community_events.marker import read_marker, write_marker
 from invenio_stats_dashboard.locks import task_lock
+from invenio_stats_dashboard.search_indices.bulk import bulk_write
 from invenio_stats_dashboard.timeutils import utc_now
 
 DELTA = "community-records-delta-added-agg"
@@ -164,3 +167,91 @@ def test_clear_lock_lists_and_clears(running_app, cli):
         assert "still running" in cleared.output  # this process holds it
     missing = cli(root, "clear-lock")
     assert (missing.exit_code, "not found" in missing.output) == (0, True)
+
+
+@pytest.fixture()
+def twenty_four_communities(running_app, search_clear, db, stats_dashboard):
+    """24 opted-in communities, each with one version joining it today."""
+    stats_dashboard.ensure_search_setup(force=True)
+    owner = make_user("status-scopes@example.org")
+    ids = [
+        str(
+            make_community(
+                owner,
+                f"status-{number:02d}",
+                custom_fields={"stats:dashboard_enabled": True},
+                refresh=False,
+            ).id
+        )
+        for number in range(24)
+    ]
+    refresh_communities_index()
+    moment = datetime.combine(utc_now().date(), datetime.min.time(), tzinfo=UTC)
+    versions = {"sc-1": Version("sc-1", "sc-p1", "u1", (("a.pdf", 10),))}
+    index_versions(versions)
+    index_events(
+        [MembershipEvent("sc-1", scope, "added", moment, moment) for scope in ids]
+        + [MembershipEvent("sc-1", "global", "added", moment, moment)]
+    )
+    yield ids
+    delete_versions(versions)
+
+
+def test_status_lists_every_scope_in_pages_of_ten(
+    twenty_four_communities, clear_stats_indices, cli, set_config
+):
+    """Must-not-repeat 24 / 04 §13 test 17: 25 scopes, pages of 10, global last."""
+    set_config(COMMUNITY_STATS_FILTER_AGGREGATION_SIZE=10)
+    ran = cli(root, "aggregate", "--aggregation-type", DELTA)
+    assert ran.exit_code == 0, ran.output
+    result = cli(root, "status", "--json")
+    assert result.exit_code == 0, result.output
+    rows = [r for r in json.loads(result.stdout)["scopes"] if r["aggregator"] == DELTA]
+    assert [r["scope"] for r in rows] == [*sorted(twenty_four_communities), "global"]
+    assert {(r["documents"], r["completeness"]) for r in rows} == {(1, 100.0)}
+
+
+def test_read_returns_every_document_in_date_order(
+    running_app, clear_stats_indices, stats_dashboard, cli, set_config
+):
+    """04 §13 test 18: 1,200 documents over four yearly indices, pages of 100."""
+    stats_dashboard.ensure_search_setup(force=True)
+    first = datetime(2022, 3, 1, tzinfo=UTC)
+    days = [first + timedelta(days=n) for n in range(1200)]
+    shuffled = days[600:] + days[:600]  # written out of order
+    bulk_write(
+        current_search_client,
+        [
+            {
+                "_op_type": "index",
+                "_index": prefix_index(f"stats-community-records-delta-added-{d.year}"),
+                "_id": f"global-{d.date().isoformat()}",
+                "_source": {
+                    "community_id": "global",
+                    "period_start": d.strftime("%Y-%m-%dT%H:%M:%S"),
+                    "period_end": d.strftime("%Y-%m-%dT23:59:59"),
+                },
+            }
+            for d in shuffled
+        ],
+    )
+    current_search_client.indices.refresh(
+        index=prefix_index("stats-community-records-delta-added")
+    )
+    set_config(COMMUNITY_STATS_SCAN_PAGE_SIZE=100)
+    result = cli(
+        root,
+        "read",
+        "--start-date",
+        days[0].date().isoformat(),
+        "--end-date",
+        days[-1].date().isoformat(),
+        "--query-type",
+        "community-record-delta-added",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)["record_deltas_added"]
+    assert [d["period_start"][:10] for d in found] == [
+        d.date().isoformat() for d in days
+    ]
