@@ -11,6 +11,11 @@ from datetime import date
 import pytest
 import redis
 from flask import current_app
+from helpers.legacy_events import (
+    create_legacy_month,
+    index_legacy_events,
+    legacy_event,
+)
 from helpers.records_fixtures import VERSIONS, C, D, fixture_f_events
 from helpers.records_index import delete_versions, index_events, index_versions
 from helpers.usage_expectations import TODAY, index_standard_set
@@ -131,15 +136,65 @@ def test_an_empty_membership_log_refuses_every_aggregator(
 
 
 def test_an_incomplete_migration_skips_usage_but_aggregates_records(inputs):
-    """04 §7.8: usage aggregators skipped with the migration message."""
-    result = AggregationRun(migration_state=lambda: "required").run(request())
+    """04 §13 test 15 case 2: a real legacy monthly view index, not yet migrated.
+
+    The run reads the real migration state (``required``): the usage aggregators
+    are skipped with the migration command, no usage document is written, and the
+    records are still aggregated.
+    """
+    legacy = create_legacy_month("view", "2024-01")
+    index_legacy_events(
+        "view", [legacy_event("view", "leg-1", "2024-01-10T10:00:00", "visitor")]
+    )
+    try:
+        result = AggregationRun().run(request())
+    finally:
+        current_search_client.indices.delete(index=legacy, ignore=[404])
     statuses = {r.name: r.status for r in result.results}
     assert statuses["community-usage-delta-agg"] == "skipped"
+    assert statuses["community-usage-snapshot-agg"] == "skipped"
     assert "usage-events migrate" in result.results[0].message
     assert statuses["community-records-delta-added-agg"] == "completed"
     assert count(ALIASES[0]) == count(ALIASES[3]) == 0
     assert count(ALIASES[1]) > 0
     assert result.status == "completed with errors"
+
+
+def test_an_unmapped_subcount_key_refuses_its_aggregators(inputs, set_config):
+    """04 §13 test 15 case 3: a key the templates do not map writes nothing."""
+    subcounts = dict(current_app.config["COMMUNITY_STATS_SUBCOUNTS"])
+    subcounts["shoe_sizes"] = {
+        "records": {
+            "snapshot_type": "all",
+            "source_fields": [
+                {
+                    "field": "metadata.shoe_size.id",
+                    "label_field": None,
+                    "label_source_includes": [],
+                }
+            ],
+        },
+        "usage_events": {
+            "event_field": "shoe_size",
+            "extraction_path_for_event": "metadata.shoe_size",
+            "snapshot_type": "all",
+            "source_fields": [
+                {
+                    "field": "shoe_size.id",
+                    "label_field": None,
+                    "label_source_includes": [],
+                }
+            ],
+        },
+    }
+    set_config(COMMUNITY_STATS_SUBCOUNTS=subcounts)
+    result = AggregationRun(migration_state=lambda: "complete").run(request())
+    assert result.status == "refused"
+    assert {r.status for r in result.results} == {"refused"}
+    assert all(
+        "not mapped" in r.message and "shoe_sizes" in r.message for r in result.results
+    )
+    assert all(count(alias) == 0 for alias in ALIASES)
 
 
 def test_one_failing_scope_leaves_the_others_and_its_bookmark(inputs, monkeypatch):

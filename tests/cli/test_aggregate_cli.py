@@ -4,7 +4,16 @@ Inputs are fixture F's versions and events (global scope) written straight to th
 indices; the CLI's "today" is the real one, so a catch-up spans many passes.
 """
 
+import signal
+
 import pytest
+from helpers.background_jobs import wait_for
+from helpers.processes import start_command, write_instance_config
+from helpers.records_expectations import (
+    expected_deltas,
+    expected_snapshots,
+    stored_documents,
+)
 from helpers.records_fixtures import VERSIONS, D, fixture_f_events
 from helpers.records_index import delete_versions, index_events, index_versions
 from invenio_search import current_search_client
@@ -158,3 +167,63 @@ def test_the_background_twin_forwards_every_option(
     index = prefix_index("stats-community-records-delta-added")
     current_search_client.indices.refresh(index=index)
     assert current_search_client.count(index=index)["count"] == 6
+
+
+def indexed_operations(alias):
+    """Documents indexed into ``alias`` so far, refreshed or not."""
+    stats = current_search_client.indices.stats(
+        index=prefix_index(f"{alias}-*"), metric="indexing"
+    )
+    return stats["_all"].get("total", {}).get("indexing", {}).get("index_total", 0)
+
+
+def test_sigterm_stops_after_a_chunk_and_a_rerun_ends_identical(
+    fixture_f, cli, app_config, tmp_path
+):
+    """04 §13 test 10: SIGTERM an eager run after its second bulk chunk, re-run.
+
+    Chunks of one document make every day its own bulk request. The stopped run
+    exits 143 with its completed days' bookmark; the re-run writes the rest, and
+    every delta and snapshot equals the oracle's (the uninterrupted result).
+    """
+    instance = tmp_path / "instance"
+    write_instance_config(
+        instance,
+        app_config,
+        COMMUNITY_STATS_INITIAL_CHUNK_SIZE=1,
+        COMMUNITY_STATS_MIN_CHUNK_SIZE=1,
+        COMMUNITY_STATS_MAX_CHUNK_SIZE=1,
+    )
+    arguments = ("community-stats", "aggregate", "--community-id", "global")
+    process = start_command(instance, "invenio", *arguments)
+    delta = "stats-community-records-delta-added"
+    try:
+        wait_for(
+            lambda: indexed_operations(delta) >= 2 or process.poll() is not None,
+            timeout=120,
+            interval=0.02,
+            message="the second bulk chunk",
+        )
+        process.send_signal(signal.SIGTERM)
+        output, errors = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, (output, errors)
+    assert "stopped by SIGTERM; bookmarks of completed days saved" in errors
+    today = utc_now().date()
+    stopped_at = BookmarkStore(current_search_client).get(RECORDS_DELTA, "global")
+    assert stopped_at is not None and D[0] <= stopped_at < today
+    partial = stored_documents(delta, "global")
+    assert max(partial) == f"global-{stopped_at.isoformat()}"
+
+    rerun = cli(root, "aggregate", "--community-id", "global")
+    assert rerun.exit_code == 0, rerun.output
+    events = fixture_f_events()
+    assert stored_documents(delta, "global") == expected_deltas(
+        VERSIONS, events, "global", today
+    )
+    top = int(app_config.get("COMMUNITY_STATS_TOP_SUBCOUNT_LIMIT", 20))
+    assert stored_documents(
+        "stats-community-records-snapshot-added", "global"
+    ) == expected_snapshots(VERSIONS, events, "global", today, top)

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import time
 import uuid
 from collections import Counter
@@ -54,7 +53,10 @@ from helpers.factories import (
     make_user,
 )
 from helpers.factory_fixtures import delete_stats_indices
-from helpers.processes import command_env, program_path, write_instance_config
+from helpers.processes import (
+    start_command,
+    write_instance_config,
+)
 from invenio_search import current_search_client
 from invenio_search.utils import prefix_index
 from opensearchpy.exceptions import TransportError
@@ -133,18 +135,6 @@ def redis_client(app):
 def backfill_lock_key(app):
     """``<STATS_CACHE_PREFIX>-lock:community_stats_community_events`` of the app."""
     return lock_key(app.config["STATS_CACHE_PREFIX"], LOCK_NAME)
-
-
-def start_invenio(instance, *args):
-    """Start ``invenio`` like ``helpers.processes.run_command``, without waiting."""
-    return subprocess.Popen(
-        [program_path("invenio"), *args],
-        env=command_env(instance),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def wait_first_chunk(process):
@@ -738,8 +728,11 @@ def test_sigkill_mid_run_then_rerun(
     )
     key = backfill_lock_key(base_app)
     client = redis_client(base_app)
-    process = start_invenio(
-        instance, "community-stats", *events("generate", "--no-show-progress")
+    process = start_command(
+        instance,
+        "invenio",
+        "community-stats",
+        *events("generate", "--no-show-progress"),
     )
 
     try:
@@ -810,8 +803,11 @@ def test_sigterm_stops_between_chunks(
         app_config,
         STATS_DASHBOARD_LOCK_CONFIG=short_lease_locks(5),
     )
-    process = start_invenio(
-        instance, "community-stats", *events("generate", "--no-show-progress")
+    process = start_command(
+        instance,
+        "invenio",
+        "community-stats",
+        *events("generate", "--no-show-progress"),
     )
 
     try:

@@ -21,6 +21,8 @@ FORWARDED_CONFIG = (
     "ACCOUNTS_SESSION_REDIS_URL",
     "RATELIMIT_STORAGE_URI",
     "IIIF_CACHE_REDIS_URL",
+    "COMMUNITIES_IDENTITIES_CACHE_REDIS_URL",
+    "COMMUNITIES_IDENTITIES_CACHE_REDIS_PREFIX",
     "BROKER_URL",
     "CELERY_BROKER_URL",
     "QUEUES_BROKER_URL",
@@ -83,4 +85,16 @@ def run_command(instance_path: Path, program: str, *args: str, timeout: float = 
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
+    )
+
+
+def start_command(instance_path: Path, program: str, *args: str) -> subprocess.Popen:
+    """Start ``program`` like :func:`run_command`, without waiting (for signals)."""
+    return subprocess.Popen(
+        [program_path(program), *args],
+        env=command_env(instance_path),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )

@@ -69,6 +69,8 @@ def record_document(version, extra_funder_names=(), updated="2025-01-01T00:00:00
                 "person_or_org": {"type": "personal", "name": "A"},
                 "affiliations": [
                     {"id": aid, "name": LABELS["affiliations"][aid]}
+                    if aid in LABELS["affiliations"]
+                    else {"id": aid}  # no name: the label falls back to the id
                     for aid in values["affiliations"]
                 ],
             }

@@ -11,13 +11,14 @@ import subprocess
 import pytest
 from celery import Celery
 from helpers.processes import command_env, program_path, write_instance_config
-from helpers.records_fixtures import VERSIONS, fixture_f_events
+from helpers.records_fixtures import VERSIONS, D, fixture_f_events
 from helpers.records_index import delete_versions, index_events, index_versions
 from invenio_search import current_search_client
 from invenio_search.utils import prefix_index
 
 from invenio_stats_dashboard.locks import task_lock
 from invenio_stats_dashboard.registries import merge_beat_schedule
+from invenio_stats_dashboard.timeutils import utc_now
 
 BEAT_ENTRY = "stats-aggregate-community-record-stats"
 
@@ -91,3 +92,31 @@ def test_the_beat_task_runs_once_in_a_real_worker(running_app, worker):
     assert count > 0
     with task_lock("aggregation"):
         pass  # the worker released the lock
+
+
+def test_aggregate_no_eager_waits_for_the_worker(running_app, worker, cli_process):
+    """``aggregate --no-eager`` sends one task that catches up in the worker.
+
+    The command prints the task id, waits for the result and prints the report;
+    every day from fixture F's first day to today is then written.
+    """
+    backend, log = worker
+    result = cli_process(
+        "invenio",
+        "community-stats",
+        "aggregate",
+        "--no-eager",
+        "--community-id",
+        "global",
+        config={"CELERY_RESULT_BACKEND": backend, "CELERY_TASK_ALWAYS_EAGER": False},
+        timeout=300,
+    )
+    assert result.returncode == 0, (result.stdout, result.stderr, log.read_text())
+    assert "Sent task " in result.stdout
+    assert "Aggregation completed" in result.stdout
+    index = prefix_index("stats-community-records-snapshot-added")
+    current_search_client.indices.refresh(index=index)
+    count = current_search_client.count(
+        index=index, body={"query": {"term": {"community_id": "global"}}}
+    )["count"]
+    assert count == (utc_now().date() - D[0]).days + 1

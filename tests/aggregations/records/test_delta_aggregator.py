@@ -73,12 +73,14 @@ def test_must_not_repeat_one_to_three(written):
 def test_a_random_history_equals_the_oracle_for_every_scope(written, seed):
     """Adds, removes (same day too), deletions, new versions, restricted metadata.
 
+    200 versions in 5 communities and global over 60 days (04 §13 test 25).
+
     Name-only funders that match an id funder's label merge into it.
     """
     rng = random.Random(seed)
-    days = [date(2025, 4, 1) + timedelta(days=n) for n in range(20)]
-    scopes = ["cA", "cB", "global"]
-    versions, events = random_history(rng, days, scopes)
+    days = [date(2025, 4, 1) + timedelta(days=n) for n in range(60)]
+    scopes = ["cA", "cB", "cC", "cD", "cE", "global"]  # 04 §13 test 25's shape
+    versions, events = random_history(rng, days, scopes, count=200)
     # "funder one" merges into the version's own f1 item: it adds no item
     merged_names = {
         r: ["funder one"] for r, v in versions.items() if "f1" in v.values["funders"]

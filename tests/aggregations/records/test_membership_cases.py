@@ -98,11 +98,19 @@ def test_late_membership_changes_rewind_the_next_pass(written):
 
 
 def test_ten_thousand_additions_in_one_day(written):
-    """Must-not-repeat 7: 10,050 versions joining on one day, all counted."""
+    """Must-not-repeat 7: 10,050 versions joining on one day, all counted.
+
+    The first 1,200 carry an affiliation each: all 1,200 items are listed.
+    """
     day = date(2025, 5, 2)
     moment = datetime(2025, 5, 2, 9, tzinfo=UTC)
     versions = {
-        f"bulk-{n}": Version(f"bulk-{n}", f"bulk-p{n // 2}", f"u{n % 7}")
+        f"bulk-{n}": Version(
+            f"bulk-{n}",
+            f"bulk-p{n // 2}",
+            f"u{n % 7}",
+            values={"affiliations": [f"org-{n:04d}"]} if n < 1_200 else {},
+        )
         for n in range(10_050)
     }
     events = [
@@ -122,6 +130,11 @@ def test_ten_thousand_additions_in_one_day(written):
     assert delta["uploaders"] == 7
     assert snapshot["total_records"]["metadata_only"] == 10_050
     assert snapshot["total_uploaders"] == 7
+    affiliations = delta["subcounts"]["affiliations"]
+    assert sorted(item["id"] for item in affiliations) == [
+        f"org-{n:04d}" for n in range(1_200)
+    ]
+    assert {item["records"]["added"]["metadata_only"] for item in affiliations} == {1}
 
 
 def test_a_range_across_new_year_writes_both_yearly_indices(written):
