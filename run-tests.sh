@@ -5,7 +5,9 @@
 #
 #   ./run-tests.sh [--keep-services] [--python-only] [-- PYTEST_ARGS...]
 #
-# PYTHON selects the interpreter for .venv (default python3.11).
+# PYTHON selects the interpreter for .venv (default python3.11); PYTEST_WORKERS the
+# number of pytest-xdist workers (default 2; 0 runs in one process). Each worker is a
+# test session of its own: own search prefix, database, broker and cache keys.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -103,6 +105,7 @@ python_tests() {
   "$VENV/bin/python" -m pytest --junitxml="$LOGS/pytest.xml" \
     --cov=invenio_stats_dashboard --cov-report=term --cov-report="xml:$LOGS/coverage.xml" \
     --cov-fail-under=85 --durations=25 \
+    -n "${PYTEST_WORKERS:-2}" --dist loadfile \
     "${PYTEST_ARGS[@]}" 2>&1 | tee "$LOGS/pytest.log" || rc=$?
   if [ -f "$LOGS/pytest.xml" ]; then
     read -r PYTEST_PASSED PYTEST_FAILED < <("$VENV/bin/python" - "$LOGS/pytest.xml" <<'PY'

@@ -59,6 +59,8 @@ def app_config(app_config):
         ACCOUNTS_SESSION_REDIS_URL=cache,
         RATELIMIT_STORAGE_URI=cache,
         IIIF_CACHE_REDIS_URL=cache,
+        COMMUNITIES_IDENTITIES_CACHE_REDIS_URL=cache,
+        COMMUNITIES_IDENTITIES_CACHE_REDIS_PREFIX=f"cache::{SESSION_PREFIX}identity",
         BROKER_URL=broker,
         CELERY_BROKER_URL=broker,
         QUEUES_BROKER_URL=broker,
