@@ -7,6 +7,7 @@ compares every stored delta and snapshot with the records oracle.
 from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
+from helpers.community_event_log import records_write_index
 from helpers.oracle.membership import MembershipEvent
 from helpers.oracle.records import Version
 from helpers.records_expectations import (
@@ -161,3 +162,96 @@ def test_a_range_across_new_year_writes_both_yearly_indices(written):
         assert current_search_client.count(index=index)["count"] == days
     last = stored_documents(SNAPSHOTS, C)[f"{C}-2025-01-02"]
     assert last["total_records"] == {"metadata_only": 1, "with_files": 1}
+
+
+def test_one_item_per_version_however_many_entries_carry_it(written):
+    """04 §13 test 4: affiliation and funder items count a version once.
+
+    One affiliation shared by three creators and a contributor gives one record.
+    Funders: an id funder with a name counts once, a name-only funder matching
+    that funder's label merges into it, an unknown name-only funder is an item.
+    """
+    from invenio_search import current_search_client
+
+    day = date(2025, 7, 1)
+    version = Version(
+        "it-1", "it-p1", "u1", values={"affiliations": ["o1"], "funders": ["f1"]}
+    )
+    written(
+        {"it-1": version},
+        [MembershipEvent("it-1", C, "added", at(day), at(day))],
+        {"it-1": ["FUNDER ONE", "Local Trust"]},
+    )
+    shared = [{"id": "o1", "name": "Org One"}]
+    people = [
+        {"person_or_org": {"type": "personal", "name": name}, "affiliations": shared}
+        for name in ("A", "B", "C")
+    ]
+    current_search_client.update(
+        index=records_write_index(),
+        id="it-1",
+        body={
+            "doc": {
+                "metadata": {
+                    "creators": people,
+                    "contributors": [{**people[0], "role": {"id": "other"}}],
+                }
+            }
+        },
+        refresh=True,
+    )
+    RecordsDeltaAggregator().run_pass(C, RunOptions(today=day))
+    delta = stored_documents(DELTAS, C)[f"{C}-{day.isoformat()}"]
+    added = {
+        key: {
+            item["id"]: item["records"]["added"]["metadata_only"]
+            for item in delta["subcounts"][key]
+        }
+        for key in ("affiliations", "funders")
+    }
+    assert added == {
+        "affiliations": {"o1": 1},
+        "funders": {"f1": 1, "Local Trust": 1},
+    }
+
+
+def test_a_value_edited_between_entry_and_exit_drifts_and_is_logged(written, caplog):
+    """04 §13 test 5: ``embargoed`` → ``open`` while a member, then removed.
+
+    Totals stay exact; the removal is attributed to the value read when the pass
+    runs (04 §4.3), so ``open`` goes to -1 in the snapshot while the stored
+    entry day keeps ``embargoed``. Never clamped: logged.
+    """
+    from invenio_search import current_search_client
+
+    days = [date(2025, 8, 1) + timedelta(days=n) for n in range(5)]
+    version = Version("ed-1", "ed-p1", "u1", values={"access_statuses": ["embargoed"]})
+    joined, removed = at(days[0]), at(days[3])
+    written({"ed-1": version}, [MembershipEvent("ed-1", C, "added", joined, joined)])
+    run_both(C, days[2])  # the next pass starts the day before: days[1]
+    current_search_client.update(
+        index=records_write_index(),
+        id="ed-1",
+        body={"doc": {"access": {"status": "open"}}},
+        refresh=True,
+    )
+    index_events([MembershipEvent("ed-1", C, "removed", removed, removed)])
+    with caplog.at_level("WARNING"):
+        run_both(C, days[4])
+
+    delta = stored_documents(DELTAS, C)[f"{C}-{days[3].isoformat()}"]
+    assert delta["records"]["removed"] == {"metadata_only": 1, "with_files": 0}
+    assert [
+        (item["id"], item["records"]["removed"]["metadata_only"])
+        for item in delta["subcounts"]["access_statuses"]
+    ] == [("open", 1)]
+    snapshot = stored_documents(SNAPSHOTS, C)[f"{C}-{days[3].isoformat()}"]
+    assert snapshot["total_records"] == {"metadata_only": 0, "with_files": 0}
+    assert {
+        item["id"]: item["records"]["metadata_only"]
+        for item in snapshot["subcounts"]["access_statuses"]
+    } == {"embargoed": 1, "open": -1}
+    assert (
+        f"negative item value (metadata drift): scope={C} day={days[3].isoformat()} "
+        "key=access_statuses id=open"
+    ) in caplog.text
