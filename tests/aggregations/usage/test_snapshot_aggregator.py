@@ -6,14 +6,20 @@ running sums of every total (``unique_*`` as sums of daily distinct counts),
 side with ties by id. A top limit of 3 makes the rankings choose.
 """
 
+import random
+from datetime import date, timedelta
+
 import pytest
 from flask import current_app
+from helpers.usage_event_sets import random_usage_events
 from helpers.usage_expectations import (
     DELTA_ALIAS,
     SNAPSHOT_ALIAS,
     TODAY,
     A,
+    expected_deltas,
     expected_snapshots,
+    index_usage_events,
     stored_documents,
 )
 from invenio_search import current_search_client
@@ -166,3 +172,31 @@ def test_over_the_memory_budget_the_pass_stops_at_its_last_written_day(usage_eve
 
     assert snapshot.run_pass("global", RunOptions(today=TODAY)).status == "completed"
     assert stored_documents(SNAPSHOT_ALIAS, "global") == expected
+
+
+def test_a_random_history_of_twenty_thousand_events_equals_the_oracle(
+    running_app, clear_stats_indices, stats_dashboard
+):
+    """04 §13 test 25 (usage): 20,000 events, 5 communities, 60 days, seeded.
+
+    Every delta and snapshot of every community and ``global`` equals the oracle.
+    """
+    stats_dashboard.ensure_search_setup(force=True)
+    rng = random.Random(25)
+    days = [date(2025, 1, 1) + timedelta(days=n) for n in range(60)]
+    communities = ("u1", "u2", "u3", "u4", "u5")
+    views = random_usage_events(rng, 14_000, False, days, communities)
+    downloads = random_usage_events(rng, 6_000, True, days, communities)
+    index_usage_events(views, downloads)
+    today = days[-1] + timedelta(days=2)
+    delta, snapshot = aggregators()
+    for scope in (*communities, "global"):
+        delta.run_pass(scope, RunOptions(today=today))
+        report = snapshot.run_pass(scope, RunOptions(today=today))
+        assert report.status == "completed", report.error
+        assert stored_documents(DELTA_ALIAS, scope) == expected_deltas(
+            views, downloads, scope, today
+        )
+        assert stored_documents(SNAPSHOT_ALIAS, scope) == expected_snapshots(
+            views, downloads, scope, today, TOP
+        )
