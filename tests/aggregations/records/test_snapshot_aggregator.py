@@ -114,3 +114,25 @@ def test_a_random_history_equals_the_oracle_for_every_scope(written, interval):
         assert stored_documents(ALIAS, scope) == expected_snapshots(
             versions, events, scope, last, TOP
         )
+
+
+def test_a_caught_up_pass_costs_a_bounded_number_of_searches(written):
+    """04 §14: with nothing changed, a records delta pass costs 2 searches (the
+    rewind check and the touched query) and a snapshot pass at most 3 reads plus
+    one per "top" key page, whatever the length of the history.
+    """
+    events = fixture_f_events()
+    written(VERSIONS, events)
+    today = D[5] + timedelta(days=400)  # a long history of quiet days
+    run(C, today)
+    delta, snapshot = aggregators()
+    again = delta.run_pass(C, RunOptions(today=today))
+    assert (again.status, again.searches) == ("completed", 2)
+    top_keys = sum(
+        1
+        for key in current_app.config["COMMUNITY_STATS_SUBCOUNTS"].values()
+        if (key.get("records") or {}).get("snapshot_type") == "top"
+    )
+    report = snapshot.run_pass(C, RunOptions(today=today))
+    assert report.status == "completed"
+    assert report.searches <= 3 + top_keys, report.searches
