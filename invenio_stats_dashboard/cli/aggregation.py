@@ -2,13 +2,15 @@
 
 ``aggregate`` runs in process by default (``--eager``): it repeats passes until
 every selected scope reaches the requested end, with a progress bar of scope-days,
-then prints the run report. ``--no-eager`` sends the Celery task instead (one task that
-catches up in the worker), prints its id and waits for it; Ctrl-C stops only the
-waiting. Any result but ``completed`` exits 1.
+then prints the run report. ``--no-eager`` sends one Celery task per pass instead,
+prints each task id, waits for it and prints its report, and sends the next pass
+until every scope is caught up; Ctrl-C stops only the waiting. Any result but
+``completed`` exits 1.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import click
@@ -18,16 +20,20 @@ from invenio_search.proxies import current_search_client
 
 from ..aggregations.base import RunOptions
 from ..aggregations.names import RUN_ORDER
+from ..aggregations.ranges import ONE_DAY
 from ..aggregations.reports import PassReport
 from ..aggregations.run import (
     RUN_COMPLETED,
+    RUN_WITH_ERRORS,
     AggregationRequest,
     AggregationRun,
     canonical_order,
 )
+from ..aggregations.task_passes import resume_day
 from ..jobs.interrupt import Interrupted, Interruption
 from ..jobs.progress import ProgressBar
 from ..proxies import current_community_stats
+from ..timeutils import utc_now
 from .aggregation_options import AggregatorChoice, aggregation_range
 from .background import background_command
 from .options import resolve_communities
@@ -140,7 +146,7 @@ def aggregate(eager, verbose, force, **params):
     if eager:
         report = _run_eager(request)
     else:
-        report = _run_tasks(request)
+        report = _run_tasks(request, verbose)
     click.echo(report["formatted_report_verbose" if verbose else "formatted_report"])
     if report["status"] != RUN_COMPLETED:
         fail(f"{report['status']}: {report['message'] or 'see the report above'}")
@@ -167,11 +173,17 @@ def _run_eager(request: AggregationRequest) -> dict[str, Any]:
     return result.as_dict()
 
 
-def _run_tasks(request: AggregationRequest) -> dict[str, Any]:
-    """Send the task until caught up; print each task id; Ctrl-C stops the waiting."""
-    from ..tasks.aggregation_tasks import aggregate_community_record_stats
+def _run_tasks(request: AggregationRequest, verbose: bool) -> dict[str, Any]:
+    """Send one task per pass until caught up; return the last task's report.
 
+    Each earlier task's report is printed when it arrives. After the first pass
+    the next ones continue from the bookmarks, or, with an explicit start date or
+    ``--no-update-bookmark``, from the day after the earliest pass end.
+    """
     options = request.options
+    today = utc_now().date()
+    target = min(options.end_date or today, today)
+    explicit = options.start_date is not None or not options.update_bookmark
     arguments = {
         "aggregations": list(request.aggregations),
         "start_date": options.start_date.isoformat() if options.start_date else None,
@@ -179,8 +191,36 @@ def _run_tasks(request: AggregationRequest) -> dict[str, Any]:
         "update_bookmark": options.update_bookmark,
         "ignore_bookmark": options.ignore_bookmark,
         "community_ids": list(request.community_ids) if request.community_ids else None,
-        "catch_up": True,
+        "catch_up": False,
     }
+    previous: date | None = None
+    worst: dict[str, Any] | None = None
+    while True:
+        report = _wait_for_task(arguments)
+        if report["status"] != RUN_COMPLETED and worst is None:
+            worst = report
+        resume = resume_day(report, target)
+        if report["status"] not in (RUN_COMPLETED, RUN_WITH_ERRORS) or resume is None:
+            break
+        if previous is not None and resume <= previous:
+            report["status"] = "stalled"
+            report["message"] = f"no pass got past {resume - ONE_DAY}"
+            return report
+        previous = resume
+        click.echo(
+            report["formatted_report_verbose" if verbose else "formatted_report"]
+        )
+        arguments["start_date"] = resume.isoformat() if explicit else None
+        arguments["ignore_bookmark"] = False
+    if worst is not None and worst is not report:
+        report["status"], report["message"] = worst["status"], worst["message"]
+    return report
+
+
+def _wait_for_task(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Send one task, print its id and return its report; Ctrl-C stops the waiting."""
+    from ..tasks.aggregation_tasks import aggregate_community_record_stats
+
     task = aggregate_community_record_stats.apply_async(kwargs=arguments)
     click.echo(f"Sent task {task.id}")
     with Interruption() as stop:

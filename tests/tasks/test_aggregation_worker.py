@@ -94,11 +94,12 @@ def test_the_beat_task_runs_once_in_a_real_worker(running_app, worker):
         pass  # the worker released the lock
 
 
-def test_aggregate_no_eager_waits_for_the_worker(running_app, worker, cli_process):
-    """``aggregate --no-eager`` sends one task that catches up in the worker.
+def test_aggregate_no_eager_sends_one_task_per_pass(running_app, worker, cli_process):
+    """``aggregate --no-eager`` sends one task per pass until caught up (04 §9).
 
-    The command prints the task id, waits for the result and prints the report;
-    every day from fixture F's first day to today is then written.
+    Fixture F starts on 2025-03-01; with the default interval of 365 days one
+    pass cannot reach today, so the command sends a second task continuing from
+    the bookmarks, printing each task id and report; every day is then written.
     """
     backend, log = worker
     result = cli_process(
@@ -112,11 +113,15 @@ def test_aggregate_no_eager_waits_for_the_worker(running_app, worker, cli_proces
         timeout=300,
     )
     assert result.returncode == 0, (result.stdout, result.stderr, log.read_text())
-    assert "Sent task " in result.stdout
-    assert "Aggregation completed" in result.stdout
+    today = utc_now().date()
+    interval = running_app.app.config["COMMUNITY_STATS_CATCHUP_INTERVAL"]
+    passes = -(-((today - D[0]).days + 1) // interval)  # ceiling division
+    assert passes >= 2
+    assert result.stdout.count("Sent task ") == passes
+    assert result.stdout.count("Aggregation completed") == passes
     index = prefix_index("stats-community-records-snapshot-added")
     current_search_client.indices.refresh(index=index)
     count = current_search_client.count(
         index=index, body={"query": {"term": {"community_id": "global"}}}
     )["count"]
-    assert count == (utc_now().date() - D[0]).days + 1
+    assert count == (today - D[0]).days + 1
