@@ -40,11 +40,11 @@ class PassContext:
     first: date
     last: date
     computed_at: str
+    pages: PageBudget
+    """The scan page size under the memory budget (04 §10)."""
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     """What the report should also say (``missing_records`` ...)."""
-    pages: PageBudget = field(default_factory=lambda: PageBudget(200, 1, budget=2**62))
-    """The scan page size under the memory budget (04 §10)."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ class DailyAggregator:
                 planned.first,
                 planned.last,
                 compute_time(utc_now()),
-                pages=PageBudget.from_config(self.config),
+                PageBudget.from_config(self.config),
             )
             report.note = "; ".join(n for n in (report.note, planned.reason) if n)
             writer = DayDocumentWriter(
