@@ -16,6 +16,7 @@ from helpers.legacy_events import (
     index_legacy_events,
     legacy_event,
 )
+from helpers.records_expectations import stored_count
 from helpers.records_fixtures import VERSIONS, C, D, fixture_f_events
 from helpers.records_index import delete_versions, index_events, index_versions
 from helpers.usage_expectations import TODAY, index_standard_set
@@ -69,16 +70,6 @@ def request(**options):
     )
 
 
-def count(alias, scope=None):
-    """Documents under a prefixed alias (0 when it does not exist)."""
-    index = prefix_index(alias)
-    current_search_client.indices.refresh(index=index, ignore_unavailable=True)
-    query = {"term": {"community_id": scope}} if scope else {"match_all": {}}
-    return current_search_client.count(
-        index=index, body={"query": query}, ignore_unavailable=True
-    )["count"]
-
-
 def registry():
     """The job-registry database of the test app."""
     return redis.Redis.from_url(agg_registry_redis_url(current_app.config))
@@ -101,9 +92,9 @@ def test_a_run_writes_all_four_in_order_and_reports(inputs):
         assert [p["scope"] for p in entry["passes"]] == [C, "global"]
     # records documents from D1 (fixture F's first day) to today, every day
     days = (TODAY - D[0]).days + 1
-    assert count(ALIASES[1], C) == count(ALIASES[2], C) == days
-    assert count(ALIASES[0], "global") == count(ALIASES[3], "global")
-    assert count(ALIASES[0], "global") == (TODAY - date(2025, 2, 26)).days + 1
+    assert stored_count(ALIASES[1], C) == stored_count(ALIASES[2], C) == days
+    assert stored_count(ALIASES[0], "global") == stored_count(ALIASES[3], "global")
+    assert stored_count(ALIASES[0], "global") == (TODAY - date(2025, 2, 26)).days + 1
 
     keys = registry()
     prefix = current_app.config["STATS_AGG_REGISTRY_PREFIX"]
@@ -121,7 +112,7 @@ def test_a_held_lock_skips_the_run_and_writes_nothing(inputs):
         result = AggregationRun(migration_state=lambda: "complete").run(request())
     assert result.status == "skipped"
     assert "held by" in result.message
-    assert all(count(alias) == 0 for alias in ALIASES)
+    assert all(stored_count(alias) == 0 for alias in ALIASES)
 
 
 def test_an_empty_membership_log_refuses_every_aggregator(
@@ -132,7 +123,7 @@ def test_an_empty_membership_log_refuses_every_aggregator(
     result = AggregationRun(migration_state=lambda: "complete").run(request())
     assert result.status == "refused"
     assert "community-events generate" in result.results[0].message
-    assert all(count(alias) == 0 for alias in ALIASES)
+    assert all(stored_count(alias) == 0 for alias in ALIASES)
 
 
 def test_an_incomplete_migration_skips_usage_but_aggregates_records(inputs):
@@ -155,8 +146,8 @@ def test_an_incomplete_migration_skips_usage_but_aggregates_records(inputs):
     assert statuses["community-usage-snapshot-agg"] == "skipped"
     assert "usage-events migrate" in result.results[0].message
     assert statuses["community-records-delta-added-agg"] == "completed"
-    assert count(ALIASES[0]) == count(ALIASES[3]) == 0
-    assert count(ALIASES[1]) > 0
+    assert stored_count(ALIASES[0]) == stored_count(ALIASES[3]) == 0
+    assert stored_count(ALIASES[1]) > 0
     assert result.status == "completed with errors"
 
 
@@ -194,7 +185,7 @@ def test_an_unmapped_subcount_key_refuses_its_aggregators(inputs, set_config):
     assert all(
         "not mapped" in r.message and "shoe_sizes" in r.message for r in result.results
     )
-    assert all(count(alias) == 0 for alias in ALIASES)
+    assert all(stored_count(alias) == 0 for alias in ALIASES)
 
 
 def test_one_failing_scope_leaves_the_others_and_its_bookmark(inputs, monkeypatch):
@@ -216,7 +207,7 @@ def test_one_failing_scope_leaves_the_others_and_its_bookmark(inputs, monkeypatc
     store = BookmarkStore(current_search_client)
     assert store.get("community-records-delta-added-agg", C) is None
     assert store.get("community-records-delta-added-agg", "global") == TODAY
-    assert count(ALIASES[0], C) > 0  # the usage aggregators still ran for C
+    assert stored_count(ALIASES[0], C) > 0  # the usage aggregators still ran for C
 
 
 def stored_without_timestamps():

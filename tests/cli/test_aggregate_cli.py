@@ -12,6 +12,7 @@ from helpers.processes import start_command, write_instance_config
 from helpers.records_expectations import (
     expected_deltas,
     expected_snapshots,
+    stored_count,
     stored_documents,
 )
 from helpers.records_fixtures import VERSIONS, D, fixture_f_events
@@ -91,12 +92,8 @@ def test_one_command_catches_up_with_a_banner_and_a_report(fixture_f, cli):
     today = utc_now().date()
     store = BookmarkStore(current_search_client)
     assert store.get(RECORDS_DELTA, "global") == today
-    index = prefix_index("stats-community-records-snapshot-added")
-    current_search_client.indices.refresh(index=index)
-    count = current_search_client.count(
-        index=index, body={"query": {"term": {"community_id": "global"}}}
-    )["count"]
-    assert count == (today - D[0]).days + 1
+    snapshots = stored_count("stats-community-records-snapshot-added", "global")
+    assert snapshots == (today - D[0]).days + 1
 
 
 def test_no_update_bookmark_leaves_bookmarks_alone(fixture_f, cli):
@@ -114,9 +111,7 @@ def test_no_update_bookmark_leaves_bookmarks_alone(fixture_f, cli):
     )
     assert result.exit_code == 0, result.output
     assert BookmarkStore(current_search_client).get(RECORDS_DELTA, "global") is None
-    index = prefix_index("stats-community-records-delta-added")
-    current_search_client.indices.refresh(index=index)
-    assert current_search_client.count(index=index)["count"] == 6
+    assert stored_count("stats-community-records-delta-added") == 6
 
 
 def test_a_held_lock_exits_1_naming_the_holder(fixture_f, cli):
@@ -164,9 +159,7 @@ def test_the_background_twin_forwards_every_option(
         time.sleep(0.5)
     assert record["exit_code"] == 0, record
     assert BookmarkStore(current_search_client).get(RECORDS_DELTA, "global") is None
-    index = prefix_index("stats-community-records-delta-added")
-    current_search_client.indices.refresh(index=index)
-    assert current_search_client.count(index=index)["count"] == 6
+    assert stored_count("stats-community-records-delta-added") == 6
 
 
 def indexed_operations(alias):

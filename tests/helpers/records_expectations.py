@@ -84,6 +84,16 @@ def expected_snapshots(versions, events, scope, last, top_limit):
     }
 
 
+def stored_count(alias, scope=None):
+    """Documents under a prefixed alias, of one scope or all (0 without the index)."""
+    index = prefix_index(alias)
+    current_search_client.indices.refresh(index=index, ignore_unavailable=True)
+    query = {"term": {"community_id": scope}} if scope else {"match_all": {}}
+    return current_search_client.count(
+        index=index, body={"query": query}, ignore_unavailable=True
+    )["count"]
+
+
 def stored_documents(alias, scope):
     """Every stored document of the scope under ``alias``, by id, no timestamps."""
     index = prefix_index(alias)

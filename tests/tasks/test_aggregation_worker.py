@@ -11,10 +11,9 @@ import subprocess
 import pytest
 from celery import Celery
 from helpers.processes import command_env, program_path, write_instance_config
+from helpers.records_expectations import stored_count
 from helpers.records_fixtures import VERSIONS, D, fixture_f_events
 from helpers.records_index import delete_versions, index_events, index_versions
-from invenio_search import current_search_client
-from invenio_search.utils import prefix_index
 
 from invenio_stats_dashboard.locks import task_lock
 from invenio_stats_dashboard.registries import merge_beat_schedule
@@ -84,12 +83,7 @@ def test_the_beat_task_runs_once_in_a_real_worker(running_app, worker):
         raise
     json.dumps(result)
     assert result["status"] == "completed", result["formatted_report"]
-    index = prefix_index("stats-community-records-snapshot-added")
-    current_search_client.indices.refresh(index=index)
-    count = current_search_client.count(
-        index=index, body={"query": {"term": {"community_id": "global"}}}
-    )["count"]
-    assert count > 0
+    assert stored_count("stats-community-records-snapshot-added", "global") > 0
     with task_lock("aggregation"):
         pass  # the worker released the lock
 
@@ -119,9 +113,5 @@ def test_aggregate_no_eager_sends_one_task_per_pass(running_app, worker, cli_pro
     assert passes >= 2
     assert result.stdout.count("Sent task ") == passes
     assert result.stdout.count("Aggregation completed") == passes
-    index = prefix_index("stats-community-records-snapshot-added")
-    current_search_client.indices.refresh(index=index)
-    count = current_search_client.count(
-        index=index, body={"query": {"term": {"community_id": "global"}}}
-    )["count"]
-    assert count == (today - D[0]).days + 1
+    snapshots = stored_count("stats-community-records-snapshot-added", "global")
+    assert snapshots == (today - D[0]).days + 1

@@ -13,10 +13,12 @@ from helpers.oracle.records import Version
 from helpers.records_expectations import (
     expected_deltas,
     expected_snapshots,
+    stored_count,
     stored_documents,
 )
 from helpers.records_fixtures import VERSIONS, C, D, at, fixture_f_events
 from helpers.records_index import index_events
+from invenio_search import current_search_client
 
 from invenio_stats_dashboard.aggregations.base import RunOptions
 from invenio_stats_dashboard.aggregations.records.delta_aggregator import (
@@ -140,9 +142,6 @@ def test_ten_thousand_additions_in_one_day(written):
 
 def test_a_range_across_new_year_writes_both_yearly_indices(written):
     """04 §13 test 20: Dec 30 → Jan 2 in the two yearly indices, snapshots continuous."""
-    from invenio_search import current_search_client
-    from invenio_search.utils import prefix_index
-
     versions = {
         "ny-1": Version("ny-1", "ny-p1", "u1"),
         "ny-2": Version("ny-2", "ny-p2", "u2", (("y.csv", 7),)),
@@ -158,8 +157,7 @@ def test_a_range_across_new_year_writes_both_yearly_indices(written):
     run_both(C, today)
     assert_oracle(versions, events, C, today)
     for year, days in ((2024, 2), (2025, 2)):
-        index = prefix_index(f"{SNAPSHOTS}-{year}")
-        assert current_search_client.count(index=index)["count"] == days
+        assert stored_count(f"{SNAPSHOTS}-{year}") == days
     last = stored_documents(SNAPSHOTS, C)[f"{C}-2025-01-02"]
     assert last["total_records"] == {"metadata_only": 1, "with_files": 1}
 
@@ -171,8 +169,6 @@ def test_one_item_per_version_however_many_entries_carry_it(written):
     Funders: an id funder with a name counts once, a name-only funder matching
     that funder's label merges into it, an unknown name-only funder is an item.
     """
-    from invenio_search import current_search_client
-
     day = date(2025, 7, 1)
     version = Version(
         "it-1", "it-p1", "u1", values={"affiliations": ["o1"], "funders": ["f1"]}
@@ -222,8 +218,6 @@ def test_a_value_edited_between_entry_and_exit_drifts_and_is_logged(written, cap
     runs (04 §4.3), so ``open`` goes to -1 in the snapshot while the stored
     entry day keeps ``embargoed``. Never clamped: logged.
     """
-    from invenio_search import current_search_client
-
     days = [date(2025, 8, 1) + timedelta(days=n) for n in range(5)]
     version = Version("ed-1", "ed-p1", "u1", values={"access_statuses": ["embargoed"]})
     joined, removed = at(days[0]), at(days[3])
